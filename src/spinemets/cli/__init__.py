@@ -1,0 +1,36 @@
+"""The ``spinemets`` command line: commands generated from the registry, one module per area.
+
+Each area module exposes ``register(app)``; a module whose optional dependencies are missing is
+skipped, so the bare score CLI works with the core install alone.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="spinemets",
+    help="Explainable scores, triage and NOMS-based planning for metastatic spine tumours. "
+    "Decision support only: a clinician decides.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for _name in ("_scores", "_case", "_serve", "_cohort"):
+    try:
+        _module = importlib.import_module(f"spinemets.cli.{_name}")
+    except ModuleNotFoundError as _exc:  # an area not installed (missing extra) or not built yet
+        if _exc.name and _exc.name.startswith("spinemets.cli."):
+            continue
+        raise
+    _module.register(app)
+
+
+def main() -> None:
+    """Entry point of the ``spinemets`` console script and ``python -m spinemets``."""
+    app()
