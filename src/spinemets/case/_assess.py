@@ -1,0 +1,301 @@
+"""Every applicable score for a case: one SINS and one ESCC per lesion, the rest per patient.
+
+Mapping rules from case fields to score inputs (each is stated in the output ``basis``):
+
+- Unknown stays unknown: a case field that is ``None`` is left out of the score inputs.
+- Tomita ``bone_metastases`` / Bauer ``solitary_skeletal_metastasis`` / Katagiri
+  ``multiple_skeletal_metastases``: from ``disease.extraspinal_bone_metastases`` and
+  ``disease.vertebral_body_metastases``. Extraspinal 0 and vertebral 1 -> solitary; any
+  extraspinal count above 0 or vertebral count above 1 -> multiple (even if the other count is
+  unknown); otherwise unknown.
+- Tokuhashi ``visceral_metastases``: ``none`` -> none; present (nodular or disseminated) with
+  ``visceral_removable`` true/false -> removable/unremovable; otherwise unknown.
+- Tomita ``visceral_metastases``: the same with ``visceral_treatable`` -> treatable/untreatable.
+- Bauer and van der Linden ``visceral_metastases`` (yes/no): none -> false; nodular or
+  disseminated -> true.
+- Katagiri ``visceral_metastases``: disseminated -> disseminated; nodular -> nodular; none with
+  ``brain_metastases`` true -> nodular (the item is "visceral or cerebral"); none with brain
+  metastases false -> none; otherwise unknown.
+- ECOG only from ``performance.ecog``: never derived from KPS (``scores.md`` §11).
+- Tokuhashi palsy from ``neurology.frankel``; ``neurology.asia`` is passed as the score's own
+  flagged fallback.
+- Bauer 1995 ``pathological_fracture``: true if any lesion has one; false only if every lesion
+  records none and there are no extraspinal bone metastases; otherwise unknown.
+- Clinician overrides (``cancer.overrides``) are passed as the scores' override inputs.
+- SINS location for a lesion spanning several location categories: the higher-scoring category,
+  with a review warning (``scores.md`` §1, an UNVERIFIED implementation choice).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from spinemets.case._load import load_case
+from spinemets.case._model import Case, Lesion
+from spinemets.domain import sins_location
+from spinemets.errors import InputError
+from spinemets.scores import ScoreResult, registry, score
+
+__all__ = ["PATIENT_SCORES", "Assessment", "ScoreInputs", "assess", "score_inputs"]
+
+PATIENT_SCORES = (
+    "tokuhashi_2005",
+    "tomita_2001",
+    "bauer_modified",
+    "bauer_1995",
+    "katagiri_2014",
+    "van_der_linden_2005",
+)
+SCALES = {"kps": "kps", "ecog": "ecog", "frankel": "frankel", "asia_ais": "asia"}
+PROGNOSTIC = frozenset(PATIENT_SCORES)
+_LOCATION_POINTS = {"junctional": 3, "mobile": 2, "semi_rigid": 1, "rigid": 0}
+_KATAGIRI_LABS = ("crp", "ldh", "albumin", "platelets", "calcium", "bilirubin")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreInputs:
+    """The inputs of one score for one case (or lesion), with how each was derived."""
+
+    slug: str
+    inputs: Mapping[str, Any]
+    basis: tuple[str, ...] = ()
+    lesion: str | None = None
+    lesion_index: int | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def _drop_unknown(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _bone_extent(case: Case) -> tuple[str | None, str]:
+    extra, vertebral = (case.disease.extraspinal_bone_metastases,
+                        case.disease.vertebral_body_metastases)
+    if (extra is not None and extra > 0) or (vertebral is not None and vertebral > 1):
+        return "multiple", (f"bone metastases multiple (extraspinal {extra}, vertebral "
+                            f"{vertebral})")
+    if extra == 0 and vertebral == 1:
+        return "solitary", "bone metastases solitary (extraspinal 0, vertebral 1)"
+    return None, "bone metastases solitary/multiple unknown (counts not recorded)"
+
+
+def _present(visceral: str | None) -> bool | None:
+    return None if visceral is None else visceral != "none"
+
+
+def _visceral_by(case: Case, flag: bool | None, yes: str, no: str) -> str | None:
+    present = _present(case.disease.visceral_metastases)
+    if present is False:
+        return "none"
+    if present and flag is not None:
+        return yes if flag else no
+    return None
+
+
+def _katagiri_visceral(case: Case) -> str | None:
+    visceral, brain = case.disease.visceral_metastases, case.disease.brain_metastases
+    if visceral in ("disseminated", "nodular"):
+        return visceral
+    if visceral == "none" and brain is not None:
+        return "nodular" if brain else "none"
+    return None
+
+
+def _fracture(case: Case) -> bool | None:
+    flags = [lesion.pathological_fracture for lesion in case.lesions]
+    if any(flags):
+        return True
+    if flags and all(f is False for f in flags) and case.disease.extraspinal_bone_metastases == 0:
+        return False
+    return None
+
+
+def _patient_inputs(case: Case) -> dict[str, dict[str, Any]]:
+    c, d, p, n = case.cancer, case.disease, case.performance, case.neurology
+    extent, _ = _bone_extent(case)
+    solitary = None if extent is None else extent == "solitary"
+    visceral = _present(d.visceral_metastases)
+    labs = {name: case.labs.given(name) for name in _KATAGIRI_LABS}
+    return {
+        "tokuhashi_2005": {
+            "kps": p.kps, "extraspinal_bone_metastases": d.extraspinal_bone_metastases,
+            "vertebral_body_metastases": d.vertebral_body_metastases,
+            "visceral_metastases": _visceral_by(case, d.visceral_removable, "removable",
+                                                "unremovable"),
+            "primary": c.primary, "primary_points": c.overrides.tokuhashi_primary_points,
+            "frankel": n.frankel, "asia": n.asia},
+        "tomita_2001": {
+            "primary": c.primary, "growth": c.overrides.tomita_growth,
+            "visceral_metastases": _visceral_by(case, d.visceral_treatable, "treatable",
+                                                "untreatable"),
+            "bone_metastases": extent},
+        "bauer_modified": {"primary": c.primary, "visceral_metastases": visceral,
+                           "solitary_skeletal_metastasis": solitary},
+        "bauer_1995": {"primary": c.primary, "visceral_metastases": visceral,
+                       "solitary_skeletal_metastasis": solitary,
+                       "pathological_fracture": _fracture(case)},
+        "katagiri_2014": {
+            "primary": c.primary, "growth": c.overrides.katagiri_group,
+            "hormone_dependent": c.hormone_dependent, "targeted_therapy": c.targeted_therapy,
+            "visceral_metastases": _katagiri_visceral(case), **labs, "ecog": p.ecog,
+            "previous_chemotherapy": c.previous_chemotherapy,
+            "multiple_skeletal_metastases": None if solitary is None else not solitary},
+        "van_der_linden_2005": {"kps": p.kps, "primary": c.primary,
+                                "visceral_metastases": visceral},
+    }
+
+
+def _mapping_basis(case: Case) -> tuple[str, ...]:
+    _, extent_text = _bone_extent(case)
+    return (
+        extent_text,
+        "visceral (Tokuhashi) from disease.visceral_metastases + visceral_removable",
+        "visceral (Tomita) from disease.visceral_metastases + visceral_treatable",
+        "visceral (Katagiri): disseminated > nodular; brain metastases count as nodular",
+        "ECOG only from performance.ecog (never derived from KPS)",
+        "palsy from neurology.frankel (ASIA only as the score's flagged fallback)",
+    )
+
+
+def _sins_location(lesion: Lesion) -> tuple[dict[str, Any], tuple[str, ...]]:
+    if not lesion.levels:
+        return {}, ()
+    locations = {sins_location(level).value for level in lesion.levels}
+    if len(locations) == 1:
+        return {"level": lesion.levels[0]}, ()
+    best = max(locations, key=_LOCATION_POINTS.__getitem__)
+    warning = (f"lesion {lesion.label} spans SINS location categories "
+               f"({', '.join(sorted(locations))}); scored as the higher-scoring {best}: "
+               "UNVERIFIED implementation choice (scores.md §1), review")
+    return {"location": best}, (warning,)
+
+
+def lesion_inputs(lesion: Lesion, index: int) -> list[ScoreInputs]:
+    """SINS and Bilsky ESCC inputs of one lesion."""
+    location, warnings = _sins_location(lesion)
+    sins = {**location, "pain": lesion.pain, "bone_lesion": lesion.bone_lesion,
+            "alignment": lesion.alignment, "collapse": lesion.collapse,
+            "posterolateral": lesion.posterolateral}
+    prefix = f"lesions[{index}]"
+    return [
+        ScoreInputs("sins", _drop_unknown(sins), (f"{prefix}: levels, pain, bone_lesion, "
+                    "alignment, collapse, posterolateral",), lesion.label, index, warnings),
+        ScoreInputs("bilsky_escc", _drop_unknown({"escc": lesion.escc}),
+                    (f"{prefix}.escc",), lesion.label, index),
+    ]
+
+
+def score_inputs(case: Case) -> list[ScoreInputs]:
+    """Map a case to the inputs of every applicable score (see the module docstring).
+
+    Parameters
+    ----------
+    case
+        A validated case.
+
+    Returns
+    -------
+    list of ScoreInputs
+        One SINS and one Bilsky ESCC per lesion, the prognostic scores, then the scales whose
+        value is recorded (KPS, ECOG, Frankel, ASIA).
+    """
+    out: list[ScoreInputs] = []
+    for index, lesion in enumerate(case.lesions):
+        out.extend(lesion_inputs(lesion, index))
+    basis = _mapping_basis(case)
+    for slug, inputs in _patient_inputs(case).items():
+        out.append(ScoreInputs(slug, _drop_unknown(inputs), basis))
+    values = {"kps": case.performance.kps, "ecog": case.performance.ecog,
+              "frankel": case.neurology.frankel, "asia": case.neurology.asia}
+    for slug, name in SCALES.items():
+        if values[name] is not None:
+            out.append(ScoreInputs(slug, {name: values[name]}, (f"recorded {name}",)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Every applicable score for one case.
+
+    Attributes
+    ----------
+    case_id
+        The case's pseudonymous id, if any.
+    results
+        Score results: per lesion (SINS, ESCC; ``lesion`` set) then per patient.
+    inputs
+        The score inputs each result was computed from, in the same order.
+    unavailable
+        Registered scores that are deliberately not computed, with the reason.
+    """
+
+    case_id: str | None
+    results: tuple[ScoreResult, ...]
+    inputs: tuple[ScoreInputs, ...]
+    unavailable: tuple[tuple[str, str], ...] = ()
+
+    def get(self, slug: str, lesion_index: int | None = None) -> ScoreResult | None:
+        """The result of ``slug`` (for lesion ``lesion_index`` when per lesion)."""
+        for result, given in zip(self.results, self.inputs, strict=True):
+            if result.slug == slug and given.lesion_index == lesion_index:
+                return result
+        return None
+
+    def prognostic(self) -> tuple[ScoreResult, ...]:
+        """The patient-level prognostic scores, side by side."""
+        return tuple(r for r in self.results if r.slug in PROGNOSTIC)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: ``{"format": "spinemets-assessment/1", "scores": [...], ...}``."""
+        return {
+            "format": "spinemets-assessment/1",
+            "case_id": self.case_id,
+            "scores": [_result_dict(r, i) for r, i in zip(self.results, self.inputs,
+                                                           strict=True)],
+            "unavailable": [{"score": s, "reason": r} for s, r in self.unavailable],
+        }
+
+
+def _result_dict(result: ScoreResult, given: ScoreInputs) -> dict[str, Any]:
+    out = result.to_dict()
+    out["mapping"] = list(given.basis)
+    return out
+
+
+def _run(given: ScoreInputs) -> ScoreResult:
+    try:
+        result = score(given.slug, given.inputs, lesion=given.lesion)
+    except InputError as exc:  # pragma: no cover - the case model already rejects these
+        prefix = "" if given.lesion_index is None else f"lesions[{given.lesion_index}]."
+        raise exc.prefixed(prefix) from None
+    if given.warnings:
+        result = dataclasses.replace(result, warnings=(*result.warnings, *given.warnings))
+    return result
+
+
+def assess(case: Case | Mapping[str, Any] | str) -> Assessment:
+    """Compute every applicable score for ``case``.
+
+    Parameters
+    ----------
+    case
+        A :class:`Case`, a ``spinemets-case/1`` mapping, or the path of a JSON/YAML file.
+
+    Returns
+    -------
+    Assessment
+        Complete or incomplete results; an incomplete one lists what is missing.
+
+    References
+    ----------
+    Score tables and their citations: ``scores.md`` §1-§7, §11 and the van der Linden section.
+    """
+    case = load_case(case)
+    given = tuple(score_inputs(case))
+    results = tuple(_run(g) for g in given)
+    unavailable = tuple((slug, defn.status_reason or "unavailable")
+                        for slug, defn in registry().items() if not defn.available)
+    return Assessment(case.id, results, given, unavailable)

@@ -1,0 +1,434 @@
+"""The ``spinemets-case/1`` exchange format as pydantic models (``case-format.md``).
+
+Every field is optional: a missing field or ``null`` means *unknown*, never "absent" or
+"normal". The string ``"unknown"`` is accepted wherever a field is a choice or a yes/no answer
+and is read as unknown (for the few fields that list ``unknown`` as an answer of their own, such
+as ``patient.sex``, it is kept). Impossible values are rejected: :func:`load_case` raises
+:class:`~spinemets.errors.CaseFormatError` with one problem per bad field, each naming its path
+(``performance.kps``, ``lesions[0].levels[0]``).
+
+Fields added to the documented format (all optional, all documented here):
+
+``cancer.histology_doubtful``
+    Clinician flag: new lesion after a long remission, or two possible primaries
+    (``pathway.md`` §3: biopsy before definitive treatment).
+``symptoms.weight_loss``, ``symptoms.fever``
+    General red flags used by triage (``pathway.md`` §2, "soon").
+``symptoms.refractory_unilateral_pain``
+    Unilateral cancer pain below the shoulder, refractory to optimal analgesia (cordotomy,
+    ``pathway.md`` §5).
+``neurology.rapidly_progressive``
+    Documented already; also read by triage ("rapidly progressing leg weakness").
+``lesions[].radiosensitivity``
+    Clinician override of the NOMS "O" class for this lesion (e.g. after prior radiotherapy).
+``lesions[].anterior_column_destroyed``, ``lesions[].hypervascular_on_imaging``
+    Imaging findings used by the reconstruction and embolisation rules (``pathway.md`` §4-§5,
+    ``scores.md`` §16).
+``fitness.diabetes``
+    Dexamethasone caution (glucose monitoring, ``pathway.md`` §5).
+``labs.alkaline_phosphatase``, ``labs.psa``
+    Work-up blood tests (``pathway.md`` §3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from spinemets.domain import ANALYTES, parse_histology, parse_lab, parse_level
+from spinemets.errors import InputError
+
+__all__ = [
+    "CASE_FORMAT",
+    "Cancer",
+    "Case",
+    "Disease",
+    "Fitness",
+    "Labs",
+    "Lesion",
+    "Neurology",
+    "Overrides",
+    "Patient",
+    "Performance",
+    "Preferences",
+    "Symptoms",
+]
+
+CASE_FORMAT = "spinemets-case/1"
+
+
+def _problem(message: str, *, allowed: tuple[str, ...] = (), subfield: str = "") -> (
+    PydanticCustomError
+):
+    return PydanticCustomError("spinemets", message, {"allowed": allowed, "subfield": subfield})
+
+
+def _is_unknown_text(value: object) -> bool:
+    return isinstance(value, str) and value.strip().lower() == "unknown"
+
+
+def _choice(literal: Any) -> BeforeValidator:
+    """Validate a choice against ``literal``'s values; ``"unknown"`` is unknown unless listed."""
+    allowed: tuple[str, ...] = get_args(literal)
+
+    def check(value: object) -> object:
+        if value is None:
+            return None
+        if _is_unknown_text(value) and "unknown" not in allowed:
+            return None
+        if isinstance(value, str) and value in allowed:
+            return value
+        raise _problem(f"{value!r} is not one of the allowed values", allowed=allowed)
+
+    return BeforeValidator(check)
+
+
+def _yes_no(value: object) -> object:
+    # YAML 1.1 reads an unquoted yes/no as a boolean: the writer meant the word.
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+def _flag(value: object) -> object:
+    if value is None or _is_unknown_text(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    raise _problem("must be true or false (or null / \"unknown\" when not known)",
+                   allowed=("true", "false", "null"))
+
+
+def _integer(low: int, high: int | None, step: int = 1, what: str = "") -> BeforeValidator:
+    domain = f"{low}-{high}" if high is not None else f">= {low}"
+    if step != 1:
+        domain += f" in steps of {step}"
+
+    def check(value: object) -> object:
+        if value is None or _is_unknown_text(value):
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _problem(f"must be a whole number ({what or domain})", allowed=(domain,))
+        if value < low or (high is not None and value > high) or (value - low) % step:
+            raise _problem(f"{value} is not allowed: {what or domain}", allowed=(domain,))
+        return value
+
+    return BeforeValidator(check)
+
+
+def _number(low: float, high: float, what: str) -> BeforeValidator:
+    def check(value: object) -> object:
+        if value is None or _is_unknown_text(value):
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _problem(f"must be a number ({what})", allowed=(f"{low}-{high}",))
+        if not low <= value <= high:
+            raise _problem(f"{value} is implausible ({what})", allowed=(f"{low}-{high}",))
+        return float(value)
+
+    return BeforeValidator(check)
+
+
+def _domain(parse: Callable[..., Any]) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except InputError as exc:
+            first = exc.problems[0]
+            raise _problem(first.message, allowed=tuple(first.allowed)) from None
+
+    return check
+
+
+def _histology_id(value: object) -> str:
+    return parse_histology(value).id
+
+
+def _escc(value: object) -> object:
+    # ESCC grades are strings; an unquoted YAML 0, 2 or 3 is read as that grade.
+    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 2, 3):
+        return str(value)
+    return value
+
+
+def _date(value: object) -> object:
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise _problem("must be a date written YYYY-MM-DD", allowed=("YYYY-MM-DD",))
+
+
+Flag = Annotated[StrictBool | None, BeforeValidator(_flag)]
+SexT = Literal["female", "male", "other", "unknown"]
+StatusT = Literal["known", "suspected", "none", "unknown"]
+SystemicT = Literal["none", "planned", "ongoing", "completed"]
+GrowthT = Literal["slow", "moderate", "rapid"]
+RadioT = Literal["sensitive", "moderately_resistant", "resistant"]
+GradeT = Literal["A", "B", "C", "D", "E"]
+AmbulatoryT = Literal["independent", "with_aid", "non_ambulatory"]
+RegionT = Literal["cervical", "thoracic", "lumbar", "sacral"]
+VisceralT = Literal["none", "nodular", "disseminated"]
+PainT = Literal["mechanical", "occasional", "none"]
+BoneT = Literal["lytic", "mixed", "blastic"]
+AlignmentT = Literal["subluxation", "deformity", "normal"]
+CollapseT = Literal["over_50", "under_50", "no_collapse_over_50_involved", "none"]
+PosterolateralT = Literal["bilateral", "unilateral", "none"]
+EsccT = Literal["0", "1a", "1b", "1c", "2", "3"]
+YesNoT = Literal["yes", "no", "unknown"]
+YesNo = Annotated[YesNoT | None, _choice(YesNoT), BeforeValidator(_yes_no)]
+Count = Annotated[int | None, _integer(0, None, what="a count of 0 or more")]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Patient(_Section):
+    """Age, sex and weight (Cockcroft-Gault inputs)."""
+
+    age_years: Annotated[float | None, _number(0, 130, "age in years")] = None
+    sex: Annotated[SexT | None, _choice(SexT)] = None
+    weight_kg: Annotated[float | None, _number(1, 400, "weight in kg")] = None
+
+
+class Overrides(_Section):
+    """Clinician choices where the catalogue says "ask", or to overrule it."""
+
+    tomita_growth: Annotated[GrowthT | None, _choice(GrowthT)] = None
+    tokuhashi_primary_points: Annotated[int | None, _integer(0, 5)] = None
+    katagiri_group: Annotated[GrowthT | None, _choice(GrowthT)] = None
+    radiosensitivity: Annotated[RadioT | None, _choice(RadioT)] = None
+
+
+class Cancer(_Section):
+    """The cancer: status, primary histology (catalogue id) and modifiers."""
+
+    status: Annotated[StatusT | None, _choice(StatusT)] = None
+    primary: Annotated[str | None, BeforeValidator(_domain(_histology_id))] = None
+    hormone_dependent: Flag = None
+    targeted_therapy: Flag = None
+    diagnosis_date: Annotated[dt.date | None, BeforeValidator(_date)] = None
+    previous_chemotherapy: Flag = None
+    systemic_therapy: Annotated[SystemicT | None, _choice(SystemicT)] = None
+    histology_doubtful: Flag = None
+    overrides: Overrides = Field(default_factory=Overrides)
+
+
+class Performance(_Section):
+    """KPS and ECOG, each recorded as measured (never derived from the other)."""
+
+    kps: Annotated[int | None, _integer(0, 100, 10, "KPS is 0-100 in steps of 10")] = None
+    ecog: Annotated[int | None, _integer(0, 5, what="ECOG is a whole number 0-5")] = None
+
+
+class Neurology(_Section):
+    """Frankel / ASIA grade, ambulation and the tempo of any deficit."""
+
+    frankel: Annotated[GradeT | None, _choice(GradeT)] = None
+    asia: Annotated[GradeT | None, _choice(GradeT)] = None
+    ambulatory: Annotated[AmbulatoryT | None, _choice(AmbulatoryT)] = None
+    motor_deficit_days: Count = None
+    rapidly_progressive: Flag = None
+
+
+class Symptoms(_Section):
+    """Symptom answers (the triage inputs)."""
+
+    back_pain: Flag = None
+    pain_onset_sudden: Flag = None
+    pain_better_with_rest: Flag = None
+    pain_location: Annotated[RegionT | None, _choice(RegionT)] = None
+    pain_progressive: Flag = None
+    pain_severe_unremitting: Flag = None
+    pain_night: Flag = None
+    pain_worse_on_straining: Flag = None
+    spinal_tenderness: Flag = None
+    pain_mechanical: Flag = None
+    radicular_pain: Flag = None
+    limb_weakness: Flag = None
+    difficulty_walking: Flag = None
+    numbness_or_tingling: Flag = None
+    saddle_numbness: Flag = None
+    bladder_or_bowel_dysfunction: Flag = None
+    weight_loss: Flag = None
+    fever: Flag = None
+    refractory_unilateral_pain: Flag = None
+
+
+class Disease(_Section):
+    """Extent of disease outside the lesions."""
+
+    visceral_metastases: Annotated[VisceralT | None, _choice(VisceralT)] = None
+    visceral_treatable: Flag = None
+    visceral_removable: Flag = None
+    brain_metastases: Flag = None
+    extraspinal_bone_metastases: Count = None
+    vertebral_body_metastases: Count = None
+
+
+class Lesion(_Section):
+    """One spinal lesion (SINS and ESCC are per lesion)."""
+
+    levels: tuple[str, ...] | None = None
+    pain: Annotated[PainT | None, _choice(PainT)] = None
+    bone_lesion: Annotated[BoneT | None, _choice(BoneT)] = None
+    alignment: Annotated[AlignmentT | None, _choice(AlignmentT)] = None
+    collapse: Annotated[CollapseT | None, _choice(CollapseT)] = None
+    posterolateral: Annotated[PosterolateralT | None, _choice(PosterolateralT)] = None
+    escc: Annotated[EsccT | None, _choice(EsccT), BeforeValidator(_escc)] = None
+    posterior_wall_retropulsion: Flag = None
+    pathological_fracture: Flag = None
+    prior_radiotherapy: Flag = None
+    radiosensitivity: Annotated[RadioT | None, _choice(RadioT)] = None
+    anterior_column_destroyed: Flag = None
+    hypervascular_on_imaging: Flag = None
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _levels(cls, value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, list | tuple):
+            raise _problem("must be a list of vertebral levels, e.g. [T12]",
+                           allowed=("O", "C1-C7", "T1-T12", "L1-L5", "S1-S5"))
+        if not value:
+            raise _problem("give at least one level, or leave levels out when unknown")
+        problems = []
+        out: list[str] = []
+        for index, item in enumerate(value):
+            try:
+                out.append(parse_level(item))
+            except InputError as exc:
+                problems.append((index, exc.problems[0]))
+        if problems:
+            index, first = problems[0]
+            raise PydanticCustomError("spinemets", first.message, {
+                "allowed": tuple(first.allowed), "subfield": f"[{index}]",
+                "item": first.value, "more": tuple((i, p.message) for i, p in problems[1:])})
+        return tuple(dict.fromkeys(out))
+
+    @property
+    def label(self) -> str:
+        """``T12``, ``T6-T7`` (first-last of the levels), or ``unknown level``."""
+        if not self.levels:
+            return "unknown level"
+        if len(self.levels) == 1:
+            return self.levels[0]
+        return f"{self.levels[0]}-{self.levels[-1]}"
+
+
+class LabInput(_Section):
+    """A value with its UCUM unit, checked by :func:`spinemets.domain.parse_lab`."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=False)
+
+    value: Any = None
+    unit: Any = None
+
+
+def _lab(analyte: str) -> BeforeValidator:
+    def check(value: object) -> object:
+        if value is None:
+            return None
+        try:
+            parse_lab(analyte, value, field=analyte)
+        except InputError as exc:
+            first = exc.problems[0]
+            sub = first.field[len(analyte):]
+            raise _problem(first.message, allowed=tuple(first.allowed), subfield=sub) from None
+        assert isinstance(value, dict)
+        return LabInput(value=value["value"], unit=value["unit"])
+
+    return BeforeValidator(check)
+
+
+class Labs(_Section):
+    """Laboratory values (value + UCUM unit); conversions are done by the software."""
+
+    albumin: Annotated[LabInput | None, _lab("albumin")] = None
+    calcium: Annotated[LabInput | None, _lab("calcium")] = None
+    creatinine: Annotated[LabInput | None, _lab("creatinine")] = None
+    platelets: Annotated[LabInput | None, _lab("platelets")] = None
+    crp: Annotated[LabInput | None, _lab("crp")] = None
+    ldh: Annotated[LabInput | None, _lab("ldh")] = None
+    bilirubin: Annotated[LabInput | None, _lab("bilirubin")] = None
+    inr: Annotated[LabInput | None, _lab("inr")] = None
+    hemoglobin: Annotated[LabInput | None, _lab("hemoglobin")] = None
+    alkaline_phosphatase: Annotated[LabInput | None, _lab("alkaline_phosphatase")] = None
+    psa: Annotated[LabInput | None, _lab("psa")] = None
+
+    def given(self, analyte: str) -> dict[str, Any] | None:
+        """The ``{"value", "unit"}`` mapping for ``analyte``, or ``None`` when unknown."""
+        entry: LabInput | None = getattr(self, analyte)
+        return None if entry is None else {"value": entry.value, "unit": entry.unit}
+
+
+assert set(Labs.model_fields) == set(ANALYTES), "labs must list every analyte of the domain"
+
+
+class Fitness(_Section):
+    """Fitness for procedures and their contraindications."""
+
+    fit_for_open_surgery: YesNo = None
+    anticoagulated: Flag = None
+    coagulopathy_uncorrectable: Flag = None
+    active_infection: Flag = None
+    contrast_allergy: Flag = None
+    pmma_allergy: Flag = None
+    dental_review_done: Flag = None
+    invasive_dental_procedure_planned: Flag = None
+    diabetes: Flag = None
+
+
+class Preferences(_Section):
+    """The patient's stated preferences."""
+
+    accepts_surgery: YesNo = None
+
+
+class Case(_Section):
+    """One ``spinemets-case/1`` document. Sections default to all-unknown."""
+
+    format: Literal["spinemets-case/1"] | None = None
+    id: Annotated[str | None, Field(max_length=200)] = None
+    patient: Patient = Field(default_factory=Patient)
+    cancer: Cancer = Field(default_factory=Cancer)
+    performance: Performance = Field(default_factory=Performance)
+    neurology: Neurology = Field(default_factory=Neurology)
+    symptoms: Symptoms = Field(default_factory=Symptoms)
+    disease: Disease = Field(default_factory=Disease)
+    lesions: tuple[Lesion, ...] = ()
+    labs: Labs = Field(default_factory=Labs)
+    fitness: Fitness = Field(default_factory=Fitness)
+    preferences: Preferences = Field(default_factory=Preferences)
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format(cls, value: object) -> object:
+        if value is not None and value != CASE_FORMAT:
+            raise _problem(f"{value!r} is not a supported case format", allowed=(CASE_FORMAT,))
+        return value
+
+    @field_validator("lesions", mode="before")
+    @classmethod
+    def _lesions(cls, value: object) -> object:
+        if value is None:
+            return ()
+        return tuple(value) if isinstance(value, list) else value

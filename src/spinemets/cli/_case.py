@@ -1,0 +1,166 @@
+"""``spinemets assess``, ``spinemets plan`` and ``spinemets triage``: the case commands."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from spinemets.cli._output import console, dump_json, fail
+from spinemets.errors import InputError
+
+__all__ = ["register"]
+
+
+class CaseFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
+FormatOption = Annotated[CaseFormat, typer.Option("--format", "-f", help="Output format.")]
+CaseArgument = Annotated[str, typer.Argument(help="Case file (spinemets-case/1, JSON or YAML).")]
+
+
+def _scores_table(scores: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("Score", "Lesion", "Status", "Total", "Band", "Missing / notes"):
+        table.add_column(column, overflow="fold")
+    for s in scores:
+        band = s["band"]["label"] if s["band"] else "possible: " + ", ".join(s["possible_bands"])
+        total = s.get("grade") or ("" if s["total"] is None else str(s["total"]))
+        if s["total"] is None and s.get("possible_totals"):
+            total = "{}-{}".format(*s["possible_totals"])
+        notes = ", ".join(s["missing"]) + ("; PROVISIONAL" if s.get("provisional") else "")
+        table.add_row(s["name"], s.get("lesion") or "", s["status"], total, band, notes)
+    return table
+
+
+def assess_command(case: CaseArgument, fmt: FormatOption = CaseFormat.json) -> None:
+    """Every applicable score for a case: one SINS and one ESCC per lesion, then the patient."""
+    from spinemets.case import assess  # noqa: PLC0415 - keeps the CLI start-up light
+
+    try:
+        result = assess(case).to_dict()
+    except InputError as exc:
+        fail(exc)
+    if fmt is CaseFormat.json:
+        print(dump_json(result))
+        return
+    console.print(_scores_table(result["scores"], "Scores"))
+    for s in result["scores"]:
+        for warning in s["warnings"]:
+            console.print(f"Warning ({s['score']}): {warning}", markup=False, highlight=False)
+    for u in result["unavailable"]:
+        console.print(f"Not computed: {u['score']} ({u['reason']})", markup=False,
+                      highlight=False)
+
+
+def _items_table(items: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=True)
+    for column in ("Lesion", "Item", "Status", "Basis", "Cautions"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        basis = "\n".join(item["basis"])
+        if item.get("dose_mg") is not None:
+            basis += f"\nDOSE: {item['dose_mg']} mg"
+        table.add_row(item.get("lesion", "patient"), item["id"], item["status"], basis,
+                      "\n".join(item["cautions"]))
+    return table
+
+
+def _print_lines(header: str, lines: list[str]) -> None:
+    if lines:
+        console.print(f"[bold]{header}[/bold]")
+        for line in lines:
+            console.print(f"  - {line}", markup=False, highlight=False)
+
+
+def _render_plan(data: dict[str, Any]) -> None:
+    tri = data["triage"]
+    console.print(f"[bold]Triage: {tri['level'].upper()}[/bold]", highlight=False)
+    console.print(f"  {tri['clinician_advice']}", markup=False, highlight=False)
+    console.print(_scores_table(data["scores"], "Scores (prognosis side by side)"))
+    console.print(_items_table(data["workup"], "Work-up"))
+    console.print(_items_table(data["recommendations"], "Plan (per lesion, then patient)"))
+    _print_lines("Flags", [f"{f['id']}{' ' + f['lesion'] if f.get('lesion') else ''}: "
+                           f"{f['reason']}" for f in data["flags"]])
+    _print_lines("Unknowns that matter (would change the plan if known)", data["unknowns"])
+    console.print("Decision support only: a clinician decides. UNVERIFIED items are marked.",
+                  highlight=False)
+
+
+def plan_command(case: CaseArgument, fmt: FormatOption = CaseFormat.json) -> None:
+    """Triage, scores, work-up and the NOMS-based plan for a case."""
+    from spinemets.rules import plan  # noqa: PLC0415
+
+    try:
+        data = plan(case).to_dict()
+    except InputError as exc:
+        fail(exc)
+    if fmt is CaseFormat.json:
+        print(dump_json(data))
+    else:
+        _render_plan(data)
+
+
+def _parse_answer(text: str) -> Any:
+    lowered = text.strip().lower()
+    mapping = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False,
+               "": None, "not sure": None, "null": None}
+    return mapping.get(lowered, text.strip())
+
+
+def _ask_all() -> dict[str, Any]:
+    from spinemets.rules import TRIAGE_QUESTIONS, triage  # noqa: PLC0415
+
+    answers: dict[str, Any] = {}
+    for question in TRIAGE_QUESTIONS:
+        choices = {str(i): o.value for i, o in enumerate(question.options, start=1)}
+        shown = ", ".join(f"{i}={o.label}" for i, o in enumerate(question.options, start=1))
+        reply = typer.prompt(f"{question.text} [{shown}]", default=str(len(choices)))
+        answers[question.id] = choices.get(reply.strip(), _parse_answer(reply))
+        if triage(answers).level == "emergency":
+            break
+    return answers
+
+
+def triage_command(
+    answer: Annotated[list[str] | None, typer.Option(
+        "--answer", "-a", help="QUESTION=VALUE, e.g. limb_weakness=yes (repeatable).")] = None,
+    interactive: Annotated[bool, typer.Option(
+        "--interactive", "-i", help="Ask the questions one by one.")] = False,
+    fmt: FormatOption = CaseFormat.text,
+) -> None:
+    """Triage level (emergency, urgent, soon, routine) from symptom answers."""
+    from spinemets.rules import triage  # noqa: PLC0415
+
+    answers: dict[str, Any] = {}
+    for raw in answer or []:
+        key, sep, value = raw.partition("=")
+        if not sep:
+            fail(InputError.single(raw, "an answer is written QUESTION=VALUE"))
+        answers[key.strip()] = _parse_answer(value)
+    if interactive:
+        answers |= _ask_all()
+    try:
+        result = triage(answers).to_dict()
+    except InputError as exc:
+        fail(exc)
+    if fmt is CaseFormat.json:
+        print(dump_json(result))
+        return
+    console.print(f"[bold]{result['level'].upper()}[/bold]: {result['patient_advice']}",
+                  highlight=False)
+    console.print(f"Clinician: {result['clinician_advice']}", markup=False, highlight=False)
+    _print_lines("Because", result["basis"])
+    _print_lines("Unanswered questions that could raise the level",
+                 result["unanswered_could_raise"])
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``assess``, ``plan`` and ``triage`` to the CLI."""
+    app.command("assess")(assess_command)
+    app.command("plan")(plan_command)
+    app.command("triage")(triage_command)

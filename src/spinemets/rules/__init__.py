@@ -1,0 +1,52 @@
+"""Clinical reasoning: symptom triage, diagnostic work-up and the NOMS-based plan.
+
+Decision tables are data (``rules/tables/*.yaml``): each rule has an id, priority, conditions,
+one outcome with its status, the rule text, citations and evidence status. A rule never fires on
+a guess: an unknown input leaves it blocked, and the plan lists that input among ``unknowns``.
+
+>>> from spinemets.rules import triage
+>>> triage({"cancer_status": "known", "back_pain": True, "limb_weakness": True}).level
+'emergency'
+"""
+
+from spinemets.rules._engine import Fact, Rule, all_rules, references, tables
+from spinemets.rules._medication import (
+    CrCl,
+    ZoledronicDose,
+    cockcroft_gault,
+    zoledronic_dose,
+    zoledronic_withhold,
+)
+from spinemets.rules._plan import Item, Plan, plan, triage_case, workup
+from spinemets.rules._triage import (
+    TRIAGE_QUESTIONS,
+    TriageOption,
+    TriageQuestion,
+    TriageResult,
+    triage,
+    triage_rules,
+)
+
+__all__ = [
+    "TRIAGE_QUESTIONS",
+    "CrCl",
+    "Fact",
+    "Item",
+    "Plan",
+    "Rule",
+    "TriageOption",
+    "TriageQuestion",
+    "TriageResult",
+    "ZoledronicDose",
+    "all_rules",
+    "cockcroft_gault",
+    "plan",
+    "references",
+    "tables",
+    "triage",
+    "triage_case",
+    "triage_rules",
+    "workup",
+    "zoledronic_dose",
+    "zoledronic_withhold",
+]

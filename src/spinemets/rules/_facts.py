@@ -1,0 +1,431 @@
+"""Facts for the decision tables, derived from a case and its assessment.
+
+Every fact keeps the case fields it came from (for the plan's ``unknowns``) and a short text (for
+the ``basis``). Derivations never fill a gap with a default: an unknown input gives an unknown
+fact, or a set of still-possible values.
+
+Derivations stated here (each also appears in the basis text):
+
+- ``neuro``: true if any neurological symptom (limb weakness, difficulty walking, numbness or
+  tingling, saddle numbness, bladder/bowel dysfunction, radicular pain) is true or Frankel/ASIA
+  is A-D; false only if all six symptoms are false and Frankel or ASIA is E; else unknown.
+- ``histology_established``: false if the cancer is suspected, the primary is unknown
+  (``unknown_primary``) or ``histology_doubtful`` is true; true if the cancer is known with a
+  catalogued primary; else unknown.
+- ``o_class``: from the lesion's radiosensitivity override, else ``cancer.overrides``, else the
+  catalogue, and only once histology is established; moderately radioresistant is grouped with
+  radioresistant (NOMS radiosensitive vs radioresistant).
+- ``prognosis_strategy``: the treatment strategy each of revised Tokuhashi, Tomita and modified
+  Bauer attaches to its band (``rules/tables/prognosis.yaml``); incomplete scores count when
+  every band still possible has the same strategy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from spinemets.case import Assessment, Case, Lesion
+from spinemets.domain import parse_histology, parse_lab
+from spinemets.rules._engine import Fact, read_table
+from spinemets.rules._medication import CrCl, ZoledronicDose, cockcroft_gault, zoledronic_dose
+from spinemets.rules._triage import TriageResult
+from spinemets.scores import ScoreResult
+
+__all__ = ["PatientFacts", "lesion_facts", "patient_facts", "prognosis_table"]
+
+NEURO_SYMPTOMS = ("limb_weakness", "difficulty_walking", "numbness_or_tingling",
+                  "saddle_numbness", "bladder_or_bowel_dysfunction", "radicular_pain")
+_SINS_ORDER = ("stable", "indeterminate", "unstable")
+_SINS_CT_ITEMS = ("bone_lesion", "alignment", "collapse", "posterolateral")
+STRATEGY_SCORES = ("tokuhashi_2005", "tomita_2001", "bauer_modified")
+
+
+@cache
+def prognosis_table() -> Mapping[str, Any]:
+    """Score band -> strategy and survival horizon (``rules/tables/prognosis.yaml``)."""
+    data: Mapping[str, Any] = read_table("prognosis.yaml")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class PatientFacts:
+    """Patient-level facts plus the CrCl and zoledronic acid dose they rest on."""
+
+    facts: dict[str, Fact]
+    crcl: CrCl
+    zoledronic: ZoledronicDose
+
+
+def _bool(value: bool | None, source: str, label: str) -> Fact:
+    if value is None:
+        return Fact.unknown((source,), f"{label}: unknown")
+    return Fact.known(value, (source,), f"{label}: {'yes' if value else 'no'}")
+
+
+def _neuro(case: Case) -> Fact:
+    sources = (*(f"symptoms.{n}" for n in NEURO_SYMPTOMS), "neurology.frankel")
+    answers = {n: getattr(case.symptoms, n) for n in NEURO_SYMPTOMS}
+    grades = [g for g in (case.neurology.frankel, case.neurology.asia) if g is not None]
+    present = [n.replace("_", " ") for n, v in answers.items() if v]
+    present += [f"Frankel/ASIA {g}" for g in grades if g != "E"]
+    if present:
+        return Fact.known(True, sources, "neurological symptoms or signs: " + ", ".join(present))
+    if all(v is False for v in answers.values()) and "E" in grades:
+        return Fact.known(False, sources, "no neurological symptoms; Frankel/ASIA E")
+    return Fact.unknown(sources, "neurological symptoms or signs: not fully recorded")
+
+
+def _status(case: Case) -> Fact:
+    status = case.cancer.status
+    if status in (None, "unknown"):
+        return Fact.unknown(("cancer.status",), "cancer status unknown")
+    return Fact.known(status, ("cancer.status",), f"cancer status: {status}")
+
+
+def _established(case: Case) -> Fact:
+    c = case.cancer
+    sources = ("cancer.status", "cancer.primary", "cancer.histology_doubtful")
+    if c.status == "suspected" or c.primary == "unknown_primary" or c.histology_doubtful:
+        why = ("histology doubtful" if c.histology_doubtful else
+               "primary unknown" if c.primary == "unknown_primary" else "cancer suspected")
+        return Fact.known(False, sources, f"histology not established ({why})")
+    if c.status == "known" and c.primary is not None:
+        return Fact.known(True, sources, f"known cancer: {c.primary}")
+    return Fact.unknown(sources, "whether histology is established is unknown")
+
+
+def _group(case: Case, established: Fact) -> Fact:
+    primary = case.cancer.primary
+    if established.value is not True or primary is None:
+        return Fact.unknown(("cancer.primary",), "histology group unknown")
+    group = primary if primary in ("lymphoma", "myeloma") else "solid"
+    return Fact.known(group, ("cancer.primary",), f"{primary}: {group}")
+
+
+def _haem_possible(case: Case) -> Fact:
+    c = case.cancer
+    sources = ("cancer.status", "cancer.primary")
+    if c.primary == "unknown_primary" or c.status == "suspected" or (
+            c.primary in ("myeloma", "lymphoma") and c.status == "none"):
+        return Fact.known(True, sources, "myeloma or lymphoma possible (no tissue diagnosis)")
+    if c.status == "known" and c.primary is not None:
+        return Fact.known(False, sources, f"tissue diagnosis: {c.primary}")
+    return Fact.unknown(sources, "whether myeloma or lymphoma is possible is unknown")
+
+
+def _lymphoma_possible(case: Case) -> Fact:
+    c = case.cancer
+    sources = ("cancer.status", "cancer.primary")
+    untissued = c.status in ("suspected", "none") or c.primary == "unknown_primary"
+    if c.primary in ("lymphoma", "unknown_primary", None) and untissued:
+        return Fact.known(True, sources, "lymphoma possible without a tissue diagnosis")
+    if c.status == "known" and c.primary not in (None, "unknown_primary"):
+        return Fact.known(False, sources, f"tissue diagnosis: {c.primary}")
+    if c.status == "suspected":
+        return Fact.known(True, sources, "lymphoma possible without a tissue diagnosis")
+    return Fact.unknown(sources, "whether lymphoma is possible is unknown")
+
+
+def _strategy(results: tuple[ScoreResult, ...]) -> tuple[Fact, Fact]:
+    table = prognosis_table()["scores"]
+    strategies: dict[str, str] = {}
+    horizons: dict[str, str] = {}
+    for result in results:
+        spec = table.get(result.slug)
+        if spec is None:
+            continue
+        bands = {result.band.id} if result.band else set(result.possible_bands)
+        label = _result_label(result)
+        kinds = {spec["bands"][b]["strategy"] for b in bands if spec["bands"][b].get("strategy")}
+        if len(kinds) == 1 and bands:
+            strategies[label] = kinds.pop()
+        horizon = {spec["bands"][b]["horizon"] for b in bands}
+        if len(horizon) == 1 and bands:
+            horizons[label] = horizon.pop()
+    sources = ("performance.kps", "disease", "neurology.frankel", "cancer.primary")
+    return _agreement(strategies, sources, "strategy"), _agreement(horizons, sources, "survival")
+
+
+def _result_label(result: ScoreResult) -> str:
+    band = result.band.label if result.band else "/".join(result.possible_bands)
+    total = "" if result.total is None else f" {result.total}"
+    return f"{result.name}{total}: {band}"
+
+
+def _agreement(values: Mapping[str, str], sources: tuple[str, ...], what: str) -> Fact:
+    """Strategy: supportive / surgical / discordant; survival: concordant / discordant.
+
+    Until every strategy score is decided, agreement so far still allows ``discordant``.
+    """
+    if not values:
+        return Fact.unknown(sources, f"prognostic {what}: no score decides it yet")
+    text = "; ".join(f"{k} -> {v}" for k, v in values.items())
+    if what == "survival":
+        kinds = set(values.values())
+        agree = "concordant" if len(kinds) == 1 else "discordant"
+        return Fact.known(agree, sources, f"prognostic scores ({agree}): {text}")
+    kinds = {"supportive" if v == "supportive" else "surgical" for v in values.values()}
+    if len(kinds) > 1:
+        return Fact.known("discordant", sources, f"prognostic strategies disagree: {text}")
+    decided = len(values) == len(STRATEGY_SCORES)
+    kind = kinds.pop()
+    possible = frozenset({kind} if decided else {kind, "discordant"})
+    return Fact(possible, sources, f"prognostic strategy ({kind}): {text}")
+
+
+def _labs_crcl(case: Case) -> CrCl:
+    given = case.labs.given("creatinine")
+    creatinine = None if given is None else parse_lab("creatinine", given).canonical
+    p = case.patient
+    return cockcroft_gault(age_years=p.age_years, weight_kg=p.weight_kg, sex=p.sex,
+                           creatinine_mg_dl=creatinine)
+
+
+def _bone_present(case: Case) -> Fact:
+    d = case.disease
+    sources = ("lesions", "disease.extraspinal_bone_metastases",
+               "disease.vertebral_body_metastases")
+    counts = (d.extraspinal_bone_metastases, d.vertebral_body_metastases)
+    if case.lesions or any(c for c in counts if c):
+        return Fact.known(True, sources, "bone metastases present")
+    if counts == (0, 0):
+        return Fact.known(False, sources, "no bone metastases recorded (counts 0)")
+    return Fact.unknown(sources, "bone metastases: unknown")
+
+
+def _pain(case: Case) -> Fact:
+    sources = ("symptoms.back_pain", "lesions[].pain")
+    lesion_pain = [lesion.pain for lesion in case.lesions]
+    if case.symptoms.back_pain or any(p in ("mechanical", "occasional") for p in lesion_pain):
+        return Fact.known(True, sources, "pain present")
+    if case.symptoms.back_pain is False and all(p == "none" for p in lesion_pain):
+        return Fact.known(False, sources, "no pain")
+    return Fact.unknown(sources, "pain: unknown")
+
+
+def _worst_sins(sins: list[ScoreResult | None]) -> Fact:
+    """The worst SINS band over the lesions: the values still possible, never a guess."""
+    sources = ("lesions",)
+    if not sins or any(s is None or not s.possible_bands for s in sins):
+        return Fact.unknown(sources, "SINS: no lesion recorded")
+    possibles = [[_SINS_ORDER.index(b) for b in s.possible_bands] for s in sins if s]
+    floor = max(min(p) for p in possibles)
+    candidates = frozenset(_SINS_ORDER[i] for p in possibles for i in p if i >= floor)
+    if len(candidates) == 1:
+        (band,) = candidates
+        return Fact.known(band, sources, f"worst SINS band over the lesions: {band}")
+    return Fact(candidates, sources, "worst SINS band not decided")
+
+
+def _crcl_band(dose: ZoledronicDose) -> Fact:
+    sources = ("patient.age_years", "patient.sex", "patient.weight_kg", "labs.creatinine")
+    if dose.band is None:
+        return Fact.unknown(dose.crcl.missing or sources, dose.label)
+    return Fact.known(dose.band, sources, dose.crcl.describe() + f" -> {dose.label}")
+
+
+def patient_facts(case: Case, assessment: Assessment, triage: TriageResult) -> PatientFacts:
+    """Every patient-level fact the tables read."""
+    s, f = case.symptoms, case.fitness
+    established = _established(case)
+    strategy, agreement = _strategy(assessment.prognostic())
+    crcl = _labs_crcl(case)
+    dose = zoledronic_dose(crcl)
+    sins = [assessment.get("sins", i) for i in range(len(case.lesions))]
+    facts = {
+        "triage_level": Fact.known(triage.level, _answer_sources(triage),
+                                   f"triage: {triage.level}"),
+        "cancer_status": _status(case),
+        "neuro": _neuro(case),
+        "histology_established": established,
+        "histology_group": _group(case, established),
+        "haem_possible": _haem_possible(case),
+        "lymphoma_possible": _lymphoma_possible(case),
+        "prognosis_strategy": strategy,
+        "prognosis_agreement": agreement,
+        "fit_for_open_surgery": _yes_no(f.fit_for_open_surgery, "fitness.fit_for_open_surgery",
+                                        "fit for open surgery"),
+        "accepts_surgery": _yes_no(case.preferences.accepts_surgery,
+                                   "preferences.accepts_surgery", "accepts surgery"),
+        "pain_present": _pain(case),
+        "radicular": _bool(s.radicular_pain, "symptoms.radicular_pain", "radicular pain"),
+        "refractory_unilateral_pain": _bool(s.refractory_unilateral_pain,
+                                            "symptoms.refractory_unilateral_pain",
+                                            "refractory unilateral pain"),
+        "rapidly_progressive": _bool(case.neurology.rapidly_progressive,
+                                     "neurology.rapidly_progressive",
+                                     "rapidly progressive myelopathy"),
+        "bone_metastases_present": _bone_present(case),
+        "crcl_band": _crcl_band(dose),
+        "worst_sins": _worst_sins(sins),
+        **_fitness_flags(case),
+    }
+    return PatientFacts(facts, crcl, dose)
+
+
+_ANSWER_FIELDS = {"cancer_status": ("cancer.status",), "age_over_50": ("patient.age_years",),
+                  "rapidly_progressive": ("neurology.rapidly_progressive",),
+                  "neurological_signs": ("neurology.frankel", "neurology.asia")}
+
+
+def _answer_sources(triage: TriageResult) -> tuple[str, ...]:
+    """Case fields behind the answers that produced the triage level."""
+    return tuple(f for key in triage.answers_used
+                 for f in _ANSWER_FIELDS.get(key, (f"symptoms.{key}",)))
+
+
+def _fitness_flags(case: Case) -> dict[str, Fact]:
+    f = case.fitness
+    pairs = {
+        "anticoagulated": (f.anticoagulated, "fitness.anticoagulated", "anticoagulated"),
+        "coagulopathy": (f.coagulopathy_uncorrectable, "fitness.coagulopathy_uncorrectable",
+                         "uncorrectable coagulopathy"),
+        "infection": (f.active_infection, "fitness.active_infection", "active infection"),
+        "pmma_allergy": (f.pmma_allergy, "fitness.pmma_allergy", "PMMA allergy"),
+        "contrast_allergy": (f.contrast_allergy, "fitness.contrast_allergy", "contrast allergy"),
+        "diabetes": (f.diabetes, "fitness.diabetes", "diabetes"),
+        "dental_review_done": (f.dental_review_done, "fitness.dental_review_done",
+                               "dental review done"),
+        "invasive_dental_planned": (f.invasive_dental_procedure_planned,
+                                    "fitness.invasive_dental_procedure_planned",
+                                    "invasive dental procedure planned"),
+    }
+    return {name: _bool(v, src, label) for name, (v, src, label) in pairs.items()}
+
+
+def _yes_no(value: str | None, source: str, label: str) -> Fact:
+    if value in (None, "unknown"):
+        return Fact.unknown((source,), f"{label}: unknown")
+    return Fact.known(value, (source,), f"{label}: {value}")
+
+
+# -- per lesion ----------------------------------------------------------------------------------
+
+
+def _band_fact(result: ScoreResult | None, sources: tuple[str, ...], name: str) -> Fact:
+    if result is None:
+        return Fact.unknown(sources, f"{name}: unknown")
+    if result.band is not None:
+        shown = result.grade if result.total is None else result.total
+        return Fact.known(result.band.id, sources, f"{name} {shown} ({result.band.label})")
+    possible = frozenset(result.possible_bands)
+    if len(possible) == 1:
+        return Fact(possible, sources, f"{name} incomplete but only {result.possible_bands[0]} "
+                    f"is possible (totals {result.possible_totals})")
+    return Fact(possible or None, sources, f"{name} incomplete")
+
+
+def _radiosensitivity(case: Case, lesion: Lesion, index: int, established: Fact) -> Fact:
+    sources = (f"lesions[{index}].radiosensitivity", "cancer.overrides.radiosensitivity",
+               "cancer.primary")
+    override = lesion.radiosensitivity or case.cancer.overrides.radiosensitivity
+    if override is not None:
+        return Fact.known(override, sources, f"radiosensitivity {override} (clinician override)")
+    if established.value is not True or case.cancer.primary is None:
+        return Fact.unknown(sources, "radiosensitivity unknown until tissue diagnosis")
+    row = parse_histology(case.cancer.primary)
+    cell = row.resolve("radiosensitivity")
+    if not cell.known:
+        return Fact.unknown(sources, f"radiosensitivity: clinician choice needed ({cell.ask})")
+    tag = " (UNVERIFIED in the catalogue)" if cell.unverified else ""
+    return Fact.known(cell.value, sources, f"{row.label}: {cell.value}{tag}",
+                      unverified=cell.unverified)
+
+
+def _o_class(radio: Fact) -> Fact:
+    value = radio.value
+    if value is None:
+        return Fact(None, radio.sources, radio.text)
+    cls = "sensitive" if value == "sensitive" else "resistant"
+    text = radio.text
+    if value == "moderately_resistant":
+        text += " - grouped with radioresistant (NOMS radiosensitive vs radioresistant)"
+    return Fact.known(cls, radio.sources, text, unverified=radio.unverified)
+
+
+def _hypervascular(case: Case) -> Fact:
+    sources = ("cancer.primary",)
+    if case.cancer.primary is None:
+        return Fact.unknown(sources, "hypervascular histology: unknown")
+    row = parse_histology(case.cancer.primary)
+    cell = row.resolve("hypervascular")
+    if not cell.known:
+        return Fact.unknown(sources, f"hypervascular: {cell.ask}")
+    yes = str(cell.value).lower() == "yes"
+    tag = " (UNVERIFIED)" if cell.unverified else ""
+    return Fact.known(yes, sources, f"{row.label}: hypervascular {cell.value}{tag}",
+                      unverified=cell.unverified)
+
+
+def _fracture(lesion: Lesion, prefix: str) -> Fact:
+    sources = (f"{prefix}.pathological_fracture", f"{prefix}.collapse")
+    if lesion.pathological_fracture is not None:
+        return _bool(lesion.pathological_fracture, sources[0], "pathological fracture")
+    if lesion.collapse in ("over_50", "under_50"):
+        return Fact.known(True, sources, f"vertebral body collapse ({lesion.collapse})")
+    return Fact.unknown(sources, "pathological fracture: unknown")
+
+
+def _choice_fact(value: str | None, source: str, label: str) -> Fact:
+    return Fact.of(value, (source,), f"{label}: {value}")
+
+
+def lesion_facts(case: Case, assessment: Assessment, index: int,
+                 patient: Mapping[str, Fact]) -> dict[str, Fact]:
+    """Facts of lesion ``index`` merged over the patient-level facts."""
+    lesion = case.lesions[index]
+    prefix = f"lesions[{index}]"
+    radio = _radiosensitivity(case, lesion, index, patient["histology_established"])
+    sins = assessment.get("sins", index)
+    sins_sources = tuple(f"{prefix}.{m}" for m in (sins.missing if sins else ())) or (
+        f"{prefix}",)
+    own = {
+        "escc_class": _band_fact(assessment.get("bilsky_escc", index), (f"{prefix}.escc",),
+                                 "ESCC"),
+        "escc_grade": _choice_fact(lesion.escc, f"{prefix}.escc", "ESCC grade"),
+        "sins_band": _band_fact(sins, sins_sources, "SINS"),
+        "sins_ct_inputs_missing": Fact.known(
+            any(getattr(lesion, n) is None for n in _SINS_CT_ITEMS), (prefix,),
+            "SINS imaging items not all recorded"),
+        "radiosensitivity": radio,
+        "o_class": _o_class(radio),
+        "lesion_pain": _choice_fact(lesion.pain, f"{prefix}.pain", "lesion pain"),
+        "fracture": _fracture(lesion, prefix),
+        "alignment": _choice_fact(lesion.alignment, f"{prefix}.alignment", "alignment"),
+        "posterolateral": _choice_fact(lesion.posterolateral, f"{prefix}.posterolateral",
+                                       "posterolateral involvement"),
+        "collapse": _choice_fact(lesion.collapse, f"{prefix}.collapse", "collapse"),
+        "retropulsion": _bool(lesion.posterior_wall_retropulsion,
+                              f"{prefix}.posterior_wall_retropulsion", "retropulsion"),
+        "prior_radiotherapy": _bool(lesion.prior_radiotherapy, f"{prefix}.prior_radiotherapy",
+                                    "prior radiotherapy"),
+        "anterior_column_destroyed": _bool(lesion.anterior_column_destroyed,
+                                           f"{prefix}.anterior_column_destroyed",
+                                           "anterior column destroyed"),
+        "hypervascular_histology": _hypervascular(case),
+        "hypervascular_imaging": _bool(lesion.hypervascular_on_imaging,
+                                       f"{prefix}.hypervascular_on_imaging",
+                                       "hypervascular on imaging"),
+        "solitary": _solitary(case),
+        "tomita_band": _band_fact(assessment.get("tomita_2001"), ("disease", "cancer.primary"),
+                                  "Tomita"),
+        "tokuhashi_band": _band_fact(assessment.get("tokuhashi_2005"),
+                                     ("performance.kps", "disease", "neurology.frankel"),
+                                     "Tokuhashi"),
+    }
+    return {**patient, **own}
+
+
+def _solitary(case: Case) -> Fact:
+    d = case.disease
+    sources = ("disease.extraspinal_bone_metastases", "disease.vertebral_body_metastases")
+    if d.extraspinal_bone_metastases == 0 and d.vertebral_body_metastases == 1 and len(
+            case.lesions) <= 1:
+        return Fact.known(True, sources, "solitary metastasis")
+    if (d.extraspinal_bone_metastases or 0) > 0 or (d.vertebral_body_metastases or 0) > 1 or len(
+            case.lesions) > 1:
+        return Fact.known(False, sources, "multiple metastases")
+    return Fact.unknown(sources, "solitary or multiple: unknown")

@@ -1,0 +1,325 @@
+"""Symptom triage: emergency, urgent, soon or routine (``pathway.md`` §2), as a decision table.
+
+The level is the highest one that the given answers establish. An unanswered question never
+lowers it: the result lists the unanswered questions that could raise it, and the highest level
+still possible. An emergency feature always wins.
+
+References
+----------
+NICE NG234 (2023) recs 1.5.2, 1.8.1; NICE QS56; NICE CG75 red-flag lists (``scores.md`` §13).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final, Literal
+
+from spinemets.errors import DefinitionError, InputError, ProblemDetail
+from spinemets.rules._engine import Condition, Fact, parse_condition, read_table, references
+
+__all__ = [
+    "LEVELS",
+    "TRIAGE_QUESTIONS",
+    "TriageOption",
+    "TriageQuestion",
+    "TriageResult",
+    "TriageRule",
+    "triage",
+    "triage_rules",
+]
+
+Level = Literal["emergency", "urgent", "soon", "routine"]
+LEVELS: Final[tuple[Level, ...]] = ("routine", "soon", "urgent", "emergency")
+_RANK = {level: i for i, level in enumerate(LEVELS)}
+
+
+@dataclass(frozen=True, slots=True)
+class TriageOption:
+    """One answer: ``value`` goes to :func:`triage`; ``label`` is plain English."""
+
+    value: Any
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class TriageQuestion:
+    """One symptom-checker question (one per page); ``id`` is stable (translation key)."""
+
+    id: str
+    text: str
+    options: tuple[TriageOption, ...]
+    hint: str | None = None
+
+
+_YES_NO = (TriageOption(True, "Yes"), TriageOption(False, "No"), TriageOption(None, "Not sure"))
+
+
+def _q(qid: str, text: str, hint: str | None = None) -> TriageQuestion:
+    return TriageQuestion(qid, text, _YES_NO, hint)
+
+
+TRIAGE_QUESTIONS: Final[tuple[TriageQuestion, ...]] = (
+    TriageQuestion("cancer_status", "Do you have cancer, or have you had cancer?", (
+        TriageOption("known", "Yes, I have or have had cancer"),
+        TriageOption("suspected", "Doctors are checking me for possible cancer"),
+        TriageOption("none", "No"),
+        TriageOption("unknown", "I am not sure"))),
+    _q("limb_weakness", "Have you noticed new weakness in your arms or legs?"),
+    _q("difficulty_walking", "Do you have new difficulty walking, or do you feel unsteady on "
+       "your feet?"),
+    _q("numbness_or_tingling", "Do you have new numbness, tingling or pins and needles in your "
+       "arms, legs or body?"),
+    _q("saddle_numbness", "Do you have numbness around your bottom, genitals or inner thighs?",
+       "This is the area that would touch a saddle when riding a bike or horse."),
+    _q("bladder_or_bowel_dysfunction", "Have you had new problems controlling your bladder or "
+       "bowels, or are you unable to pass urine?"),
+    _q("rapidly_progressive", "Is weakness in your legs getting worse quickly, over hours or "
+       "days?"),
+    _q("radicular_pain", "Do you have shooting pain down your arms or legs, or a pain like a "
+       "tight band around your chest or tummy?"),
+    _q("back_pain", "Do you have pain in your back or neck?"),
+    TriageQuestion("pain_location", "Where is the pain worst?", (
+        TriageOption("cervical", "Neck"),
+        TriageOption("thoracic", "Upper or middle back"),
+        TriageOption("lumbar", "Lower back"),
+        TriageOption("sacral", "Bottom of the spine, near the buttocks"),
+        TriageOption(None, "Not sure"))),
+    _q("pain_onset_sudden", "Did the pain start suddenly?"),
+    _q("pain_better_with_rest", "Does the pain get better when you rest?"),
+    _q("pain_progressive", "Is the pain getting worse over time?"),
+    _q("pain_severe_unremitting", "Is the pain severe and constant, without letting up?"),
+    _q("pain_night", "Does the pain stop you sleeping at night?"),
+    _q("pain_worse_on_straining", "Is the pain worse when you cough, sneeze or strain on the "
+       "toilet?"),
+    _q("spinal_tenderness", "Does one spot on your spine hurt when it is pressed?"),
+    _q("weight_loss", "Have you lost weight without trying?"),
+    _q("age_over_50", "Are you over 50 years old?"),
+    _q("fever", "Have you had a fever (a high temperature)?"),
+)
+
+_CHOICES: Final[dict[str, tuple[str, ...]]] = {
+    "cancer_status": ("known", "suspected", "none", "unknown"),
+    "pain_location": ("cervical", "thoracic", "lumbar", "sacral"),
+}
+ANSWER_KEYS: Final[tuple[str, ...]] = (*(q.id for q in TRIAGE_QUESTIONS), "neurological_signs")
+
+_PATIENT_ADVICE: Final[dict[str, str]] = {
+    "emergency": "Go to the emergency department or call the emergency number now. Tell them "
+                 "you have cancer (or may have cancer) and these symptoms.",
+    "urgent": "Contact your cancer team or your doctor today.",
+    "soon": "Book an appointment with your doctor within the next few days. Get help at once "
+            "if any of the warning signs below appear.",
+    "routine": "Your answers do not show warning signs. Watch for the warning signs below and "
+               "get help at once if any appear.",
+}
+WARNING_SIGNS: Final[tuple[str, ...]] = (
+    "new weakness in your arms or legs",
+    "new difficulty walking or unsteadiness",
+    "new numbness or tingling in your arms, legs, body or around your bottom",
+    "new problems controlling your bladder or bowels",
+    "shooting pain down your arms or legs, or band-like pain around your body",
+)
+_CLINICIAN_ADVICE: Final[dict[str, str]] = {
+    "emergency": "Suspected MSCC: contact the MSCC coordinator / acute oncology immediately; "
+                 "whole-spine MRI as soon as possible and within 24 h; dexamethasone 16 mg as "
+                 "soon as possible unless lymphoma is possible and there is no tissue diagnosis "
+                 "(discuss first); lie flat and immobilise if instability is suspected.",
+    "urgent": "Suspected spinal metastases: contact the MSCC coordinator within 24 h; "
+              "whole-spine MRI within 1 week (NICE QS56 as updated for NG234, 2023); check "
+              "neurology again and give safety-net advice.",
+    "soon": "Review within days; safety-net advice on the emergency signs.",
+    "routine": "No red flags in the answers given: general advice and the warning signs.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TriageRule:
+    """One triage rule: conditions on answers, the level it sets, text and citations."""
+
+    id: str
+    level: Level
+    when: tuple[Condition, ...]
+    text: str
+    citations: tuple[str, ...]
+
+
+@cache
+def triage_rules() -> tuple[TriageRule, ...]:
+    """The triage decision table (``rules/tables/triage.yaml``)."""
+    refs = references()
+    out = []
+    for raw in read_table("triage.yaml")["rules"]:
+        where = f"triage rule {raw['id']}"
+        citations = tuple(raw["citations"])
+        if not citations or any(c not in refs for c in citations):
+            raise DefinitionError(f"{where}: every rule needs citations from references.yaml")
+        out.append(TriageRule(raw["id"], raw["level"],
+                              tuple(parse_condition(c, where) for c in raw["when"]),
+                              raw["text"], citations))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class TriageResult:
+    """The triage level, the answers and rules behind it, and what could still raise it."""
+
+    level: Level
+    basis: tuple[str, ...]
+    rules: tuple[str, ...]
+    unanswered_could_raise: tuple[str, ...]
+    highest_possible: Level
+    patient_advice: str
+    clinician_advice: str
+    citations: tuple[str, ...]
+    warning_signs: tuple[str, ...] = WARNING_SIGNS
+    answers_used: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (``level``, ``basis``, ``unanswered_could_raise``, advice, citations)."""
+        return {
+            "level": self.level,
+            "basis": list(self.basis),
+            "rules": list(self.rules),
+            "unanswered_could_raise": list(self.unanswered_could_raise),
+            "highest_possible": self.highest_possible,
+            "answers_used": list(self.answers_used),
+            "patient_advice": self.patient_advice,
+            "clinician_advice": self.clinician_advice,
+            "warning_signs": list(self.warning_signs),
+            "citations": list(self.citations),
+        }
+
+
+def _check(key: str, value: Any) -> ProblemDetail | None:
+    if key not in ANSWER_KEYS:
+        return ProblemDetail(key, "is not a triage question", None, ANSWER_KEYS)
+    if value is None:
+        return None
+    allowed = _CHOICES.get(key)
+    if allowed is not None:
+        if isinstance(value, str) and value in allowed:
+            return None
+        return ProblemDetail(key, f"{value!r} is not an allowed answer", value, allowed)
+    if isinstance(value, bool) or (isinstance(value, str) and value == "unknown"):
+        return None
+    return ProblemDetail(key, "must be true or false (or null when not answered)", value,
+                         ("true", "false", "null"))
+
+
+def _facts(answers: Mapping[str, Any]) -> dict[str, Fact]:
+    facts: dict[str, Fact] = {}
+    for key in ANSWER_KEYS:
+        value = answers.get(key)
+        if value is None or (value == "unknown" and key != "cancer_status"):
+            continue
+        facts[key] = Fact.known(value, (key,), f"{key}: {_shown(value)}")
+    status = answers.get("cancer_status")
+    if status == "unknown":  # "not sure" may still be cancer: never read as "none"
+        facts["cancer_status"] = Fact(frozenset({"known", "suspected", "none"}),
+                                      ("cancer_status",), "cancer_status: not sure")
+    if status is not None:
+        facts["cancer_history_unclear"] = Fact.known(status == "unknown", ("cancer_status",),
+                                                     f"cancer_status: {status}")
+    return facts
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _evaluate(rule: TriageRule, facts: Mapping[str, Fact]) -> tuple[
+        bool | None, list[tuple[str, str]], list[str]]:
+    basis: list[tuple[str, str]] = []
+    unknown: list[str] = []
+    for condition in rule.when:
+        result, names = condition.evaluate(facts)
+        if result is False:
+            return False, [], []
+        if result is None:
+            unknown.extend(names)
+            continue
+        basis.extend(_true_parts(condition, facts))
+    return (None if unknown else True), basis, unknown
+
+
+def _true_parts(condition: Condition, facts: Mapping[str, Fact]) -> list[tuple[str, str]]:
+    """(answer key, text) of the answers that made ``condition`` true."""
+    if condition.any:
+        return [(c.fact, facts[c.fact].text) for c in condition.any
+                if c.fact is not None and c.fact in facts and c.evaluate(facts)[0] is True]
+    key = condition.fact or ""
+    fact = facts.get(key)
+    return [(fact.sources[0] if fact.sources else key, fact.text)] if fact is not None else []
+
+
+def triage(answers: Mapping[str, Any]) -> TriageResult:
+    """Triage level from symptom answers.
+
+    Parameters
+    ----------
+    answers
+        Keyed by question id (:data:`TRIAGE_QUESTIONS`): the case-format ``symptoms`` names,
+        ``cancer_status`` (known, suspected, none, unknown), ``weight_loss``, ``age_over_50``,
+        ``fever``, ``rapidly_progressive``, and the clinician-only ``neurological_signs``.
+        ``None`` or a missing key means not answered.
+
+    Returns
+    -------
+    TriageResult
+        The level established by the answers; never lowered by an unanswered question.
+
+    Raises
+    ------
+    InputError
+        An unknown question id or an impossible answer, one problem per answer.
+    """
+    problems = [p for k, v in answers.items() if (p := _check(str(k), v)) is not None]
+    if problems:
+        raise InputError(problems)
+    facts = _facts(answers)
+    level: Level = "routine"
+    highest: Level = "routine"
+    hits: list[tuple[TriageRule, list[tuple[str, str]]]] = []
+    pending: dict[str, Level] = {}
+    for rule in triage_rules():
+        result, because, unknown = _evaluate(rule, facts)
+        if result is True:
+            hits.append((rule, because))
+            level = max(level, rule.level, key=_RANK.__getitem__)
+        elif result is None:
+            for name in unknown:
+                pending[name] = max(pending.get(name, "routine"), rule.level,
+                                    key=_RANK.__getitem__)
+        if result is not False:
+            highest = max(highest, rule.level, key=_RANK.__getitem__)
+    could_raise = tuple(n for n, lvl in pending.items() if _RANK[lvl] > _RANK[level])
+    # The basis is the answers of the rules that set the level; lower-level rules that also
+    # fired do not explain it.
+    decisive = [(rule, because) for rule, because in hits if rule.level == level]
+    fired = [rule for rule, _ in decisive]
+    basis = [f"{text} ({rule.id})" for rule, because in decisive for _, text in because]
+    used = [key for _, because in decisive for key, _ in because]
+    if not fired:
+        basis.append("no triage rule fired on the answers given")
+    return _result(level, highest, fired, basis, could_raise=could_raise,
+                   used=tuple(dict.fromkeys(used)))
+
+
+def _result(level: Level, highest: Level, fired: list[TriageRule], basis: list[str], *,
+            could_raise: tuple[str, ...], used: tuple[str, ...]) -> TriageResult:
+    refs = references()
+    citations = tuple(dict.fromkeys(refs[c] for rule in fired for c in rule.citations))
+    clinician = _CLINICIAN_ADVICE[level] + " " + " ".join(r.text + "." for r in fired)
+    patient = _PATIENT_ADVICE[level]
+    if could_raise and level != "emergency":
+        clinician += (f" Not yet answered and could raise the level (up to {highest}): "
+                      f"{', '.join(could_raise)}.")
+        patient += " Please answer the remaining questions: some could change this advice."
+    return TriageResult(level, tuple(dict.fromkeys(basis)), tuple(r.id for r in fired),
+                        could_raise if level != "emergency" else (),
+                        highest if could_raise else level, patient, clinician.strip(),
+                        citations, answers_used=used)

@@ -1,0 +1,71 @@
+"""Shared cases for the rules tests: the vignettes and variants that reach every rule."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+VIGNETTES_PATH = Path(__file__).parent.parent / "cases" / "vignettes.yaml"
+
+
+def vignettes() -> list[dict[str, Any]]:
+    with VIGNETTES_PATH.open(encoding="utf-8") as fh:
+        data: list[dict[str, Any]] = yaml.safe_load(fh)
+    return data
+
+
+def vignette_case(vid: str) -> dict[str, Any]:
+    for v in vignettes():
+        if v["id"].startswith(vid):
+            return copy.deepcopy(v["case"])
+    raise KeyError(vid)
+
+
+def variant(vid: str, **sections: dict[str, Any]) -> dict[str, Any]:
+    """A vignette with some sections patched (``lesion0`` patches the first lesion)."""
+    case = vignette_case(vid)
+    for name, patch in sections.items():
+        if name == "lesion0":
+            case["lesions"][0] = {**case["lesions"][0], **patch}
+        else:
+            case[name] = {**case.get(name, {}), **patch}
+    return case
+
+
+def extra_cases() -> dict[str, dict[str, Any]]:
+    """Variants designed so that every rule of every table fires in some case."""
+    return {
+        "renal-1c-unfit": variant("v03", fitness={"fit_for_open_surgery": "no"},
+                                  lesion0={"escc": "1c", "anterior_column_destroyed": True}),
+        "renal-3-unfit-anterior": variant("v03", fitness={"fit_for_open_surgery": "no"},
+                                          lesion0={"anterior_column_destroyed": True}),
+        "cervical-unstable-unfit": variant(
+            "v08", fitness={"fit_for_open_surgery": "no"}, symptoms={"limb_weakness": True},
+            lesion0={"anterior_column_destroyed": True}),
+        "cervical-unstable-declines": variant(
+            "v08", fitness={"fit_for_open_surgery": "unknown"},
+            preferences={"accepts_surgery": "no"}),
+        "cervical-unstable-hypervascular": variant(
+            "v08", lesion0={"hypervascular_on_imaging": True}),
+        "renal-3-fitness-unknown-declines": variant(
+            "v03", fitness={"fit_for_open_surgery": None}, preferences={"accepts_surgery": "no"}),
+        "lung-3-poor-prognosis": variant("v05", fitness={"fit_for_open_surgery": "yes"},
+                                         lesion0={"escc": "3"}),
+        "lung-cement-contraindicated": variant(
+            "v05", fitness={"coagulopathy_uncorrectable": True, "active_infection": True,
+                            "pmma_allergy": True},
+            symptoms={"limb_weakness": True}, lesion0={"posterior_wall_retropulsion": True}),
+        "breast-1c": variant("v01", lesion0={"escc": "1c"}),
+        "myeloma-rapid": variant("v07", neurology={"rapidly_progressive": True}),
+        "unknown-primary-high-grade": variant("v06", symptoms={"limb_weakness": True},
+                                              lesion0={"escc": "3"}),
+        "cordotomy": variant("v01", symptoms={"refractory_unilateral_pain": True}),
+        "zoledronic-low-crcl": variant("v09", labs={"creatinine": {"value": 4.0,
+                                                                    "unit": "mg/dL"}}),
+        "sins-items-missing": {"format": "spinemets-case/1",
+                               "cancer": {"status": "known", "primary": "breast"},
+                               "lesions": [{"levels": ["T5"], "escc": "1a"}]},
+    }
