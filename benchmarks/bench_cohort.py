@@ -1,0 +1,90 @@
+"""Cohort scoring throughput: rows/s (all scores, Parquet in and out), peak memory, and the
+speed-up over scoring the same rows one at a time through the single-case API.
+
+Run: ``.venv/bin/python benchmarks/bench_cohort.py [--sizes 1000000 10000000] [--dir /tmp]``.
+Each size is scored in a fresh subprocess so that its peak RSS is its own. Prints figures only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from spinemets.cohort import score_file, synth_file
+from spinemets.cohort._columns import cohort_columns, present_scores
+from spinemets.cohort._encode import encode_codes, encode_numbers
+from spinemets.cohort._kernel import row_inputs
+from spinemets.errors import InputError
+from spinemets.scores import score
+
+
+def _child(path: str, out: str) -> None:
+
+    summary = score_file(Path(path), Path(out), progress=False)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": summary.rows, "seconds": summary.seconds,
+                      "rows_per_second": summary.rows_per_second, "peak_rss_mb": peak,
+                      "problems": summary.problems}))
+
+
+def _per_row_rate(path: Path, sample: int) -> float:
+    """Rows per second through ``spinemets.scores.score`` for every score, one row at a time."""
+
+
+    batch = next(pq.ParquetFile(path).iter_batches(batch_size=sample))
+    slugs = present_scores(batch.schema.names)
+    cols = {}
+    for name, col in cohort_columns().items():
+        if name in batch.schema.names:
+            arr = batch.column(batch.schema.get_field_index(name))
+            cols[name] = (encode_numbers(arr) if col.kind == "number"
+                          else encode_codes(arr, col.kind))
+    inputs = [[(s, row_inputs(s, cols, i)) for s in slugs] for i in range(batch.num_rows)]
+    started = time.perf_counter()
+    for row in inputs:
+        for slug, given in row:
+            with contextlib.suppress(InputError):
+                score(slug, given)
+    return batch.num_rows / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 10_000_000])
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/spinemets-bench"))
+    parser.add_argument("--per-row-sample", type=int, default=5_000)
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+
+    per_row = None
+    for n in args.sizes:
+        source = args.dir / f"synth_{n}.parquet"
+        if not source.exists():
+            t = time.perf_counter()
+            synth_file(source, n, seed=2024)
+            print(f"synthesised {n} rows in {time.perf_counter() - t:.1f} s", flush=True)
+        if per_row is None:
+            per_row = _per_row_rate(source, args.per_row_sample)
+        out = args.dir / f"scored_{n}.parquet"
+        proc = subprocess.run([sys.executable, __file__, "--child", str(source), str(out)],
+                              check=True, capture_output=True, text=True)
+        figures = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(f"{n:>10} rows: {figures['rows_per_second']:,.0f} rows/s end to end "
+              f"({figures['seconds']:.2f} s), peak RSS {figures['peak_rss_mb']:.0f} MB, "
+              f"{figures['rows_per_second'] / per_row:,.0f}x the per-row path "
+              f"({per_row:,.0f} rows/s over all scores)", flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        _child(sys.argv[2], sys.argv[3])
+    else:
+        main()

@@ -1,0 +1,151 @@
+"""``spinemets cohort``: batch scoring, survival validation and synthetic cohorts.
+
+Heavy libraries (Arrow, numpy, lifelines, matplotlib, Spark) are imported inside the commands,
+so the rest of the CLI starts fast and works without the ``[cohort]`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from spinemets.cli._output import err_console, fail
+from spinemets.errors import InputError, SpinemetsError
+
+__all__ = ["register"]
+
+cohort_app = typer.Typer(
+    name="cohort",
+    help="Cohort analytics: batch scoring, survival validation, synthetic cohorts.",
+    no_args_is_help=True,
+)
+
+
+class Engine(StrEnum):
+    local = "local"
+    spark = "spark"
+
+
+class KeepColumns(StrEnum):
+    extra = "extra"
+    all = "all"
+    none = "none"
+
+
+class ReportFormat(StrEnum):
+    json = "json"
+    html = "html"
+
+
+def _need_cohort_extra() -> None:
+    try:
+        import numpy  # noqa: F401, PLC0415
+        import pyarrow  # noqa: F401, PLC0415
+    except ModuleNotFoundError as exc:
+        fail(f"{exc.name} is missing: install spinemets[cohort]")
+
+
+@cohort_app.command("score")
+def score_command(  # noqa: PLR0917  (typer: options are parameters)
+    source: Annotated[Path, typer.Argument(help="Cohort file: .csv, .parquet or .jsonl.",
+                                           exists=True, dir_okay=True)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .parquet or .csv "
+                                      "(a directory of Parquet files with --engine spark).")],
+    problems: Annotated[Path | None, typer.Option(
+        help="Sidecar CSV of bad cells; default <out>.problems.csv.")] = None,
+    scores: Annotated[str | None, typer.Option(
+        help="Comma-separated score slugs; default every score with an input column present.")
+    ] = None,
+    keep: Annotated[KeepColumns, typer.Option(
+        help="Input columns copied to the output: extra (not score inputs: ids, survival), "
+        "all, none.")] = KeepColumns.extra,
+    engine: Annotated[Engine, typer.Option(help="local (Arrow, all cores) or spark.")] = (
+        Engine.local),
+    workers: Annotated[int | None, typer.Option(help="Scoring threads (local engine).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Rows per record batch.")] = 1 << 18,
+    spark_remote: Annotated[str | None, typer.Option(
+        help="Spark Connect URL (sc://host:15002); default a local Spark session.")] = None,
+) -> None:
+    """Score every row of a cohort file; bad cells go to a sidecar file, never silently."""
+    _need_cohort_extra()
+    from spinemets.cohort import score_file, score_file_spark  # noqa: PLC0415
+
+    slugs = [s.strip() for s in scores.split(",") if s.strip()] if scores else None
+    try:
+        if engine is Engine.spark:
+            summary = score_file_spark(source, out, problems_path=problems, slugs=slugs,
+                                       keep=keep.value, remote=spark_remote)
+        else:
+            summary = score_file(source, out, problems_path=problems, slugs=slugs,
+                                 keep=keep.value, workers=workers, batch_size=batch_size)
+    except SpinemetsError as exc:
+        fail(exc)
+    print(json.dumps(summary.to_dict(), indent=2))
+    if summary.problems:
+        err_console.print(f"{summary.rows_with_problems} rows with problems: see "
+                          f"{summary.problems_file}", highlight=False)
+
+
+@cohort_app.command("validate")
+def validate_command(  # noqa: PLR0917  (typer: options are parameters)
+    scored: Annotated[Path, typer.Argument(help="Scored cohort (.parquet or .csv).",
+                                           exists=True)],
+    time: Annotated[str, typer.Option("--time", help="Survival time column (months).")] = (
+        "time_months"),
+    event: Annotated[str, typer.Option("--event", help="Event column (true/1 = death).")] = (
+        "event"),
+    fmt: Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format.")] = (
+        ReportFormat.json),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report here "
+                                             "instead of standard output.")] = None,
+    scores: Annotated[str | None, typer.Option(
+        help="Comma-separated slugs; default every prognostic score in the file.")] = None,
+) -> None:
+    """Survival validation per score: KM by band, log-rank, C-indices, td-AUC, calibration."""
+    _need_cohort_extra()
+    from spinemets.cohort import render_html, validate_file  # noqa: PLC0415
+
+    slugs = [s.strip() for s in scores.split(",") if s.strip()] if scores else None
+    try:
+        report = validate_file(scored, time_column=time, event_column=event, slugs=slugs)
+    except (InputError, SpinemetsError) as exc:
+        fail(exc)
+    text = render_html(report) if fmt is ReportFormat.html else json.dumps(
+        report.to_dict(), indent=2)
+    if out is None:
+        print(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        err_console.print(f"report written to {out}", highlight=False)
+
+
+@cohort_app.command("synth")
+def synth_command(
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of rows.")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output .parquet or .csv.")],
+) -> None:
+    """Write a SYNTHETIC cohort (invented rows for testing, never patient data)."""
+    _need_cohort_extra()
+    from spinemets.cohort import SYNTHETIC_NOTE, synth_file  # noqa: PLC0415
+
+    try:
+        rows = synth_file(out, n, seed)
+    except SpinemetsError as exc:
+        fail(exc)
+    err_console.print(f"{rows} rows written to {out}. {SYNTHETIC_NOTE}.", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``cohort`` command group to the CLI.
+
+    Parameters
+    ----------
+    app : typer.Typer
+        The root ``spinemets`` application.
+    """
+    app.add_typer(cohort_app, name="cohort")

@@ -1,0 +1,196 @@
+"""Streaming cohort readers and writers: CSV, Parquet and JSON Lines in; Parquet or CSV out.
+
+Readers yield record batches of bounded size, so memory does not grow with the file. Score-input
+columns of text files are read as text and parsed by the kernel (a bad cell is reported, never
+dropped); other columns keep the types the reader infers (from the first block for CSV).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from spinemets.cohort._columns import cohort_columns
+from spinemets.errors import InputError
+
+__all__ = ["BatchSource", "BatchWriter", "file_format", "open_source"]
+
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
+            ".ndjson": "jsonl"}
+
+
+def file_format(path: Path) -> str:
+    """``csv``, ``parquet`` or ``jsonl`` from the file name.
+
+    Parameters
+    ----------
+    path : Path
+        A file name ending in ``.csv``, ``.parquet``/``.pq`` or ``.jsonl``/``.ndjson``.
+
+    Returns
+    -------
+    str
+        The format name.
+
+    Raises
+    ------
+    InputError
+        The extension is not one of those.
+    """
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError.single("path", f"cannot tell the format of {path.name}",
+                                value=str(path), allowed=tuple(_FORMATS))
+    return fmt
+
+
+@dataclass
+class BatchSource:
+    """An open input file: its batches and, when known, its row count."""
+
+    batches: Iterator[pa.RecordBatch]
+    rows: int | None
+    size_bytes: int
+    names: list[str] | None = None
+    metadata: dict[bytes, bytes] | None = None
+
+
+def _parquet(path: Path, batch_size: int) -> BatchSource:
+    schema = pq.read_schema(path)
+    text_columns = [n for n, c in cohort_columns().items()
+                    if c.kind == "string" and schema.get_field_index(n) >= 0
+                    and pa.types.is_string(schema.field(n).type)]
+    handle = pq.ParquetFile(path, read_dictionary=text_columns, buffer_size=1 << 22,
+                            pre_buffer=False)
+    batches = handle.iter_batches(batch_size=batch_size, use_threads=True)
+    return BatchSource(batches, handle.metadata.num_rows, path.stat().st_size, schema.names,
+                       schema.metadata)
+
+
+def _csv(path: Path, batch_size: int) -> BatchSource:
+    header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16))
+    names = header.schema.names
+    header.close()
+    types = {n: pa.string() for n in names if n in cohort_columns()}
+    reader = pacsv.open_csv(
+        path,
+        read_options=pacsv.ReadOptions(block_size=max(1 << 20, batch_size * 64)),
+        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+    return BatchSource(iter(reader), None, path.stat().st_size, names)
+
+
+def _jsonl_batch(records: list[dict[str, Any]], names: list[str]) -> pa.RecordBatch:
+    arrays: list[pa.Array] = []
+    for name in names:
+        cells = [r.get(name) for r in records]
+        if name in cohort_columns():
+            arrays.append(pa.array([None if c is None else
+                                    (json.dumps(c) if isinstance(c, bool | dict | list)
+                                     else str(c)) for c in cells], pa.string()))
+            continue
+        try:
+            arrays.append(pa.array(cells))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays.append(pa.array([None if c is None else str(c) for c in cells], pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _jsonl(path: Path, batch_size: int) -> BatchSource:
+    def batches() -> Iterator[pa.RecordBatch]:
+        records: list[dict[str, Any]] = []
+        names: dict[str, None] = {}
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError.single("line", f"not valid JSON: {exc.msg}",
+                                            value=number) from exc
+                if not isinstance(record, dict):
+                    raise InputError.single("line", "each line must be a JSON object",
+                                            value=number)
+                names.update(dict.fromkeys(record))
+                records.append(record)
+                if len(records) == batch_size:
+                    yield _jsonl_batch(records, list(names))
+                    records = []
+        if records:
+            yield _jsonl_batch(records, list(names))
+
+    return BatchSource(batches(), None, path.stat().st_size)
+
+
+def open_source(path: Path, *, batch_size: int = 1 << 18) -> BatchSource:
+    """Open a cohort file for streaming.
+
+    Parameters
+    ----------
+    path : Path
+        CSV, Parquet or JSON Lines file.
+    batch_size : int
+        Rows per batch (upper bound for Parquet and JSON Lines; CSV batches follow blocks).
+
+    Returns
+    -------
+    BatchSource
+        The batches and what is known of the size.
+    """
+    fmt = file_format(path)
+    if fmt == "parquet":
+        return _parquet(path, batch_size)
+    if fmt == "csv":
+        return _csv(path, batch_size)
+    return _jsonl(path, batch_size)
+
+
+class BatchWriter:
+    """Write record batches to Parquet or CSV (dictionary columns become text in CSV).
+
+    Parameters
+    ----------
+    path : Path
+        Output file (``.parquet`` or ``.csv``).
+    schema : pyarrow.Schema
+        Schema of every batch.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        fmt = file_format(path)
+        if fmt == "jsonl":
+            raise InputError.single("out", "output must be Parquet or CSV", value=str(path),
+                                    allowed=(".parquet", ".csv"))
+        self.format = fmt
+        if fmt == "parquet":
+            self.schema = schema
+            self._parquet: pq.ParquetWriter | None = pq.ParquetWriter(
+                path, schema, compression="lz4", write_statistics=False)
+            self._csv: pacsv.CSVWriter | None = None
+        else:
+            self.schema = pa.schema([f.with_type(f.type.value_type)
+                                     if pa.types.is_dictionary(f.type) else f for f in schema])
+            self._parquet = None
+            self._csv = pacsv.CSVWriter(path, self.schema)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Append one batch."""
+        if self._parquet is not None:
+            self._parquet.write_batch(batch)
+            return
+        assert self._csv is not None
+        self._csv.write_batch(batch.cast(self.schema))
+
+    def close(self) -> None:
+        """Finish the file."""
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._csv is not None:
+            self._csv.close()

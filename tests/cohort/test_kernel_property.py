@@ -1,0 +1,93 @@
+"""The vectorised kernel agrees with the single-case ``score()`` on random rows (style rule 8)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from spinemets.cohort._columns import column_for
+from spinemets.cohort._kernel import compile_kernel
+from spinemets.domain import ANALYTES
+from spinemets.errors import InputError
+from spinemets.scores import registry, score
+
+from .strategies import rows, text_table, typed_table
+
+KERNEL = compile_kernel()
+
+
+def _single_inputs(slug: str, record: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in registry()[slug].input_names:
+        value = record.get(column_for(slug, name))
+        if value is None:
+            continue
+        if name in ANALYTES:
+            value = {"value": value, "unit": ANALYTES[name].canonical_unit}
+        out[name] = value
+    return out
+
+
+def _expected(slug: str, record: dict[str, Any]) -> tuple[str, int | None, str | None,
+                                                          set[str]]:
+    try:
+        result = score(slug, _single_inputs(slug, record))
+    except InputError as exc:
+        return "error", None, None, {p.message for p in exc.problems}
+    band = result.band.id if result.band else None
+    return result.status, result.total, band, set()
+
+
+def _check(table: pa.Table, records: list[dict[str, Any]]) -> None:
+    out = KERNEL.run(table.to_batches(max_chunksize=len(records))[0])
+    got = out.scores.to_pylist()
+    problems = out.problems.to_pylist()
+    for i, record in enumerate(records):
+        for slug in KERNEL.slugs:
+            status, total, band, messages = _expected(slug, record)
+            row = got[i]
+            assert row[f"{slug}_status"] == status, (slug, record)
+            assert row[f"{slug}_total"] == total, (slug, record)
+            assert row[f"{slug}_band"] == band, (slug, record)
+            reported = {p["reason"] for p in problems
+                        if p["row"] == i + 1 and slug in p["scores"].split(",")}
+            assert reported == messages, (slug, record)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows())
+def test_batch_and_single_case_agree(records: list[dict[str, Any]]) -> None:
+    _check(typed_table(records), records)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows(invalid=False))
+def test_text_cells_read_like_typed_cells(records: list[dict[str, Any]]) -> None:
+    typed = KERNEL.run(typed_table(records).to_batches()[0]).scores
+    text = KERNEL.run(text_table(records).to_batches()[0]).scores
+    assert text.equals(typed)
+
+
+def test_text_cells_of_the_wrong_kind_are_errors_not_unknown() -> None:
+    table = pa.table({"kps": ["80.0", "eighty", " 80 ", "unknown", ""],
+                      "previous_chemotherapy": ["yes", "TRUE", "false", None, "1"]})
+    out = KERNEL.run(table.to_batches()[0])
+    status = out.scores.column(out.scores.schema.get_field_index("kps_status")).to_pylist()
+    assert status == ["error", "error", "complete", "incomplete", "incomplete"]
+    reasons = {(p["row"], p["field"]): p["reason"] for p in out.problems.to_pylist()}
+    assert reasons[1, "kps"] == "must be a whole number"
+    assert reasons[2, "kps"] == "must be a whole number"
+    assert reasons[1, "previous_chemotherapy"] == "must be true or false"
+    assert reasons[5, "previous_chemotherapy"] == "must be true or false"
+    assert (2, "previous_chemotherapy") not in reasons
+
+
+@pytest.mark.parametrize("slug", ["sins", "tokuhashi_2005", "katagiri_2014"])
+def test_missing_columns_are_unknown_never_zero(slug: str) -> None:
+    kernel = compile_kernel([slug])
+    out = kernel.run(pa.table({"other": [1, 2]}).to_batches()[0])
+    assert out.scores.column(f"{slug}_status").to_pylist() == ["incomplete"] * 2
+    assert out.scores.column(f"{slug}_total").null_count == 2
