@@ -1,0 +1,71 @@
+"""``spinemets serve``: the web app on uvicorn (embedded SQLite and demo data by default)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["default_database_url", "register"]
+
+
+def default_database_url() -> str:
+    """A SQLite file in the user's data directory, or ``./spinemets.sqlite3`` if none is usable."""
+    base = os.environ.get("XDG_DATA_HOME") or (Path.home() / ".local" / "share")
+    directory = Path(base) / "spinemets"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return "sqlite:///spinemets.sqlite3"
+    return f"sqlite:///{directory / 'spinemets.sqlite3'}"
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL (default: SQLite file in the user data directory)."),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Seed synthetic demo cases and account.")
+    ] = True,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes.")] = 1,
+) -> None:
+    """Start the web application (patient pages, clinician workspace, JSON API)."""
+    import uvicorn  # noqa: PLC0415 - web extra imported lazily
+
+    from spinemets import storage  # noqa: PLC0415 - web extra imported lazily
+    from spinemets.web import Settings, create_app  # noqa: PLC0415 - web extra imported lazily
+    from spinemets.web._app import prepare_database  # noqa: PLC0415 - web extra imported lazily
+    from spinemets.web._state import AppState  # noqa: PLC0415 - web extra imported lazily
+
+    url = database_url or os.environ.get("SPINEMETS_DATABASE_URL") or default_database_url()
+    os.environ["SPINEMETS_DATABASE_URL"] = url
+    os.environ["SPINEMETS_DEMO"] = "true" if demo else "false"
+    settings = Settings(database_url=url, demo=demo, auto_migrate=False)
+    # Migrate and seed once, before any worker starts.
+    app = create_app(settings)
+    state: AppState = app.state.spinemets
+    prepare_database(state)
+    state.engine.dispose()
+    typer.echo(f"spinemets: database {url.split('@')[-1]}")
+    if demo:
+        typer.echo(
+            f"spinemets: DEMO ONLY - clinician sign-in: username {storage.DEMO_USERNAME!r}, "
+            f"password {storage.DEMO_PASSWORD!r} (synthetic data; never enter real patients)"
+        )
+    typer.echo(f"spinemets: open http://{host}:{port}/")
+    if workers > 1:
+        os.environ["SPINEMETS_AUTO_MIGRATE"] = "false"
+        uvicorn.run("spinemets.web:create_app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="warning", access_log=False)
+    else:
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the ``spinemets`` command line."""
+    app.command("serve")(serve)

@@ -1,0 +1,148 @@
+"""The application factory. Nothing (engine, settings) is created at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from spinemets import storage
+from spinemets.web._clinics import load_clinics
+from spinemets.web._errors import PROBLEM_RESPONSES, install_error_handlers
+from spinemets.web._i18n import LANGUAGES, translations
+from spinemets.web._settings import Settings
+from spinemets.web._state import AppState
+
+__all__ = ["create_app", "create_app_from_env"]
+
+_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+MAX_BODY_BYTES = 1_000_000
+
+
+def _package_dir(name: str) -> Path:
+    return Path(str(resources.files("spinemets.web").joinpath(name)))
+
+
+def _environments() -> dict[str, Environment]:
+    out: dict[str, Environment] = {}
+    for language in LANGUAGES:
+        env = Environment(
+            loader=FileSystemLoader(_package_dir("templates")),
+            autoescape=select_autoescape(("html", "xml"), default_for_string=True),
+            extensions=["jinja2.ext.i18n"],
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        env.policies["ext.i18n.trimmed"] = True
+        env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+        out[language] = env
+    return out
+
+
+class SecurityHeadersMiddleware:
+    """Pure ASGI middleware: security headers, no-store for pages, request size limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        for name, value in scope["headers"]:
+            if name == b"content-length" and (not value.isdigit()
+                                              or int(value) > MAX_BODY_BYTES):
+                response = JSONResponse({"title": "Request body too large", "status": 413},
+                                        status_code=413, media_type="application/problem+json")
+                await response(scope, receive, send)
+                return
+        extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+        if not path.startswith("/docs"):
+            extra.append((b"content-security-policy", _CSP.encode()))
+        if not path.startswith(("/static/", "/assets/")):
+            extra.append((b"cache-control", b"no-store"))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers.extend((k, v) for k, v in extra if k not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the web application for ``settings``.
+
+    The database engine is created here; migrations (and demo data when ``settings.demo``)
+    run at start-up when ``settings.auto_migrate`` is true.
+    """
+    # Lazy: the routers import spinemets.web, whose __init__ imports this module.
+    from spinemets.web.api import api_router  # noqa: PLC0415 - avoids an import cycle
+    from spinemets.web.pages import pages_router  # noqa: PLC0415 - avoids an import cycle
+
+    engine = storage.make_engine(settings.database_url)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=storage.make_sessionmaker(engine),
+        environments=_environments(),
+        clinics=load_clinics(settings.clinics_file),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            prepare_database(state)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="spinemets",
+        version="1",
+        summary="Scores, triage and NOMS-based plans for metastatic spine tumours "
+        "(decision support: a clinician decides).",
+        lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.spinemets = state
+    app.add_middleware(SecurityHeadersMiddleware)
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
+    app.mount(
+        "/assets",
+        StaticFiles(directory=_package_dir("static") / "vendor" / "nhsuk-frontend" / "assets"),
+        name="nhsuk-assets",
+    )
+    app.include_router(api_router)
+    app.include_router(pages_router)
+    return app
+
+
+def prepare_database(state: AppState) -> None:
+    """Migrate the schema and, in demo mode, seed the demo account and cases."""
+    storage.migrate(state.engine)
+    if state.settings.demo:
+        with state.sessions.begin() as session:
+            storage.seed_demo(session, hash_password=state.hasher.hash)
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory``: settings from ``SPINEMETS_*`` environment variables."""
+    return create_app(Settings())

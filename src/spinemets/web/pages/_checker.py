@@ -1,0 +1,198 @@
+"""The symptom checker: one question per page, no JavaScript needed, answers changeable.
+
+Answers live in a signed cookie on the person's own device (never stored on the server).
+After every answer the triage rules run; an emergency answer goes straight to the advice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from itsdangerous import BadSignature
+
+from spinemets.web import _core
+from spinemets.web._core import Question
+from spinemets.web._i18n import translations
+from spinemets.web._state import get_state, page_context, render
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/check")
+COOKIE = "sm_check"
+_SALT = "symptom-checker"
+
+
+def _questions() -> tuple[Question, ...]:
+    return _core.triage_questions()
+
+
+def _find(qid: str) -> tuple[int, Question]:
+    for index, question in enumerate(_questions()):
+        if question.id == qid:
+            return index, question
+    raise HTTPException(status_code=404)
+
+
+def _answers(request: Request) -> dict[str, str]:
+    raw = request.cookies.get(COOKIE)
+    if not raw:
+        return {}
+    try:
+        data = get_state(request).serializer(_SALT).loads(raw)
+    except BadSignature:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    known = {q.id: q for q in _questions()}
+    return {k: v for k, v in data.items()
+            if k in known and isinstance(v, str) and known[k].option_for(v) is not None}
+
+
+def _store(request: Request, response: Response, answers: dict[str, str]) -> None:
+    value = get_state(request).serializer(_SALT).dumps(answers)
+    response.set_cookie(COOKIE, value, httponly=True, samesite="lax", path="/check",
+                        secure=get_state(request).settings.secure_cookies)
+
+
+def _rule_answers(answers: dict[str, str]) -> dict[str, Any]:
+    return {qid: json.loads(key) for qid, key in answers.items()}
+
+
+def question_text(question: Question, language: str) -> str:
+    """The question in ``language`` (Spanish from the catalogue, keyed by question id)."""
+    if language == "en":
+        return question.text
+    text = translations(language).pgettext("triage-question", question.id)
+    return question.text if text == question.id else text
+
+
+def hint_text(question: Question, language: str) -> str | None:
+    """The question's hint in ``language``, if it has one."""
+    if question.hint is None or language == "en":
+        return question.hint
+    text = translations(language).pgettext("triage-hint", question.id)
+    return question.hint if text == question.id else text
+
+
+def option_label(question: Question, option: _core.Option, language: str) -> str:
+    """An answer label in ``language``: question-specific entry first, then the generic one."""
+    if language == "en":
+        return option.label
+    trans = translations(language)
+    specific = f"{question.id}:{option.key}"
+    text = trans.pgettext("triage-option", specific)
+    if text != specific:
+        return text
+    return trans.pgettext("triage-option", option.label)
+
+
+def _view(question: Question, language: str, selected: str | None) -> dict[str, Any]:
+    return {
+        "id": question.id,
+        "text": question_text(question, language),
+        "hint": hint_text(question, language),
+        "options": [{"key": o.key, "label": option_label(question, o, language),
+                     "checked": o.key == selected} for o in question.options],
+    }
+
+
+def _summary(answers: dict[str, str], language: str) -> list[dict[str, str]]:
+    rows = []
+    for question in _questions():
+        key = answers.get(question.id)
+        option = question.option_for(key) if key else None
+        if option is not None:
+            rows.append({"id": question.id, "question": question_text(question, language),
+                         "answer": option_label(question, option, language)})
+    return rows
+
+
+@router.get("", response_class=HTMLResponse)
+def start(request: Request) -> Response:
+    try:
+        questions = _questions()
+    except _core.CoreUnavailableError:  # the emergency advice still shows
+        questions = ()
+    return render(request, "checker/start.html", {"first": questions[0].id if questions else None})
+
+
+@router.get("/q/{qid}", response_class=HTMLResponse)
+def ask(request: Request, qid: str, change: bool = False) -> Response:
+    index, question = _find(qid)
+    language = page_context(request).language
+    answers = _answers(request)
+    back = "/check" if index == 0 else f"/check/q/{_questions()[index - 1].id}"
+    if change:
+        back = "/check/result"
+    return render(request, "checker/question.html", {
+        "question": _view(question, language, answers.get(qid)),
+        "number": index + 1, "total": len(_questions()), "back": back, "change": change,
+        "error": None,
+    })
+
+
+@router.post("/q/{qid}", response_class=HTMLResponse)
+def answer(
+    request: Request,
+    qid: str,
+    answer: Annotated[str | None, Form()] = None,
+    change: Annotated[bool, Form()] = False,
+) -> Response:
+    index, question = _find(qid)
+    language = page_context(request).language
+    if answer is None or question.option_for(answer) is None:
+        back = "/check" if index == 0 else f"/check/q/{_questions()[index - 1].id}"
+        return render(request, "checker/question.html", {
+            "question": _view(question, language, None), "number": index + 1,
+            "total": len(_questions()), "back": "/check/result" if change else back,
+            "change": change, "error": True,
+        }, status_code=422)
+    answers = _answers(request)
+    answers[qid] = answer
+    result = _core.triage_answers(_rule_answers(answers))
+    if result.get("level") == "emergency" or change or index + 1 >= len(_questions()):
+        target = "/check/result"
+    else:
+        target = f"/check/q/{_questions()[index + 1].id}"
+    response = RedirectResponse(target, status_code=303)
+    _store(request, response, answers)
+    return response
+
+
+# Rule facts that are derived from an answer rather than being a question id.
+_DERIVED: dict[str, str] = {"cancer_history_unclear": "cancer_status"}
+
+
+def _question_ids(names: Any) -> set[str]:
+    """The question ids behind fact names reported by the rules."""
+    return {_DERIVED.get(str(name), str(name)) for name in names or ()}
+
+
+@router.get("/result", response_class=HTMLResponse)
+def result(request: Request) -> Response:
+    language = page_context(request).language
+    answers = _answers(request)
+    if not answers:
+        return RedirectResponse("/check", status_code=303)
+    triage = _core.triage_answers(_rule_answers(answers))
+    summary = _summary(answers, language)
+    used = _question_ids(triage.get("answers_used"))
+    reasons = [row for row in summary if row["id"] in used]
+    could_raise_ids = _question_ids(triage.get("unanswered_could_raise"))
+    could_raise = [question_text(q, language) for q in _questions() if q.id in could_raise_ids]
+    unanswered = [q.id for q in _questions() if q.id not in answers]
+    return render(request, "checker/result.html", {
+        "level": triage.get("level"), "reasons": reasons, "summary": summary,
+        "could_raise": could_raise, "unanswered": unanswered,
+        "next_question": unanswered[0] if unanswered else None,
+    })
+
+
+@router.post("/restart")
+def restart() -> Response:
+    response = RedirectResponse("/check", status_code=303)
+    response.delete_cookie(COOKIE, path="/check")
+    return response
