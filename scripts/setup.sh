@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 extras="${1:-web}"
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip uv
-.venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt -e ".[${extras}]"
+.venv/bin/uv pip install -q --compile-bytecode --python .venv/bin/python -c constraints.txt -e ".[${extras}]"

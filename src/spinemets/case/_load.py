@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from spinemets._yaml import safe_load
 from spinemets.case._model import Case
 from spinemets.errors import CaseFormatError, ProblemDetail
 
@@ -93,7 +94,7 @@ def _read(path: Path) -> Any:
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
-        return yaml.safe_load(text)
+        return safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise CaseFormatError.single("file", f"{path.name} is not valid JSON/YAML: {exc}",
                                      value=str(path)) from None

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import yaml
 
+from spinemets._yaml import safe_load
 from spinemets.cohort._columns import cohort_columns
 from spinemets.cohort._io import BatchWriter
 from spinemets.cohort._kernel import compile_kernel
@@ -46,7 +46,7 @@ FOLLOW_UP_MONTHS = (6.0, 60.0)
 def published_survival() -> dict[str, Any]:
     """The published band survival and score directions (``data/published_survival.yaml``)."""
     text = resources.files("spinemets.cohort").joinpath("data", "published_survival.yaml")
-    data: dict[str, Any] = yaml.safe_load(text.read_text("utf-8"))
+    data: dict[str, Any] = safe_load(text.read_text("utf-8"))
     return data
 
 

@@ -14,8 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from spinemets._yaml import safe_load
 from spinemets.errors import DefinitionError, InputError
 
 __all__ = [
@@ -130,7 +129,7 @@ def _parse_cell(hid: str, attribute: str, raw: Any) -> Cell:
 def catalogue() -> Mapping[str, Histology]:
     """The catalogue keyed by histology id, loaded once from the package data."""
     text = resources.files("spinemets.knowledge").joinpath("histology.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
+    data = safe_load(text)
     out: dict[str, Histology] = {}
     for hid, row in data["histologies"].items():
         missing = [a for a in ATTRIBUTES if a not in row]

@@ -21,8 +21,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
-
+from spinemets._yaml import safe_load
 from spinemets.errors import DefinitionError
 
 __all__ = [
@@ -260,7 +259,7 @@ def _rule(raw: Mapping[str, Any], table: str, refs: Mapping[str, str]) -> Rule:
 def read_table(name: str) -> Any:
     """Parse one YAML file of ``rules/tables`` (every rule table is read through here)."""
     files = resources.files("spinemets.rules").joinpath("tables")
-    return yaml.safe_load(files.joinpath(name).read_text("utf-8"))
+    return safe_load(files.joinpath(name).read_text("utf-8"))
 
 
 @cache

@@ -7,9 +7,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
+from spinemets._yaml import safe_load
 from spinemets.domain import catalogue
 from spinemets.errors import DefinitionError, ScoreUnavailableError, UnknownScoreError
 from spinemets.scores._evaluator import evaluate
@@ -40,7 +40,7 @@ def _check_histology_maps(defn: ScoreDefinition) -> None:
 
 def _load(name: str, text: str) -> ScoreDefinition:
     try:
-        defn = ScoreDefinition.model_validate(yaml.safe_load(text))
+        defn = ScoreDefinition.model_validate(safe_load(text))
     except ValidationError as exc:
         msg = f"score table {name}: {exc}"
         raise DefinitionError(msg) from exc

@@ -8,9 +8,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
 from sqlalchemy.orm import Session
 
+from spinemets._yaml import safe_load
 from spinemets.storage._repo import create_user, get_case, get_user, save_case
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERNAME", "demo_cases", "seed_demo"]
@@ -23,7 +23,7 @@ DEMO_PASSWORD = "demo-only-password"
 @cache
 def _demo_cases() -> tuple[dict[str, Any], ...]:
     text = resources.files("spinemets.storage").joinpath("demo_cases.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
+    data = safe_load(text)
     return tuple(data["cases"])
 
 

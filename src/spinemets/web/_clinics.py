@@ -6,8 +6,9 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from spinemets._yaml import safe_load
 
 __all__ = ["Clinic", "ClinicDirectory", "load_clinics"]
 
@@ -54,7 +55,7 @@ def _load(path: str | None) -> ClinicDirectory:
         text = resources.files("spinemets.web").joinpath("clinics_demo.yaml").read_text("utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
-    return ClinicDirectory.model_validate(yaml.safe_load(text))
+    return ClinicDirectory.model_validate(safe_load(text))
 
 
 def load_clinics(path: Path | None) -> ClinicDirectory:
