@@ -73,7 +73,40 @@ class Numbers:
 
 
 def _as_bool_array(arr: pa.Array) -> BoolArray:
-    return np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.bool_)
+    if arr.null_count:
+        arr = arr.fill_null(False)
+    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.bool_)
+
+
+def _valid(arr: pa.Array) -> BoolArray:
+    """True where the cell is not null, read from the validity bitmap (no compute call)."""
+    n = len(arr)
+    if arr.null_count == 0:
+        return np.ones(n, dtype=np.bool_)
+    if arr.null_count == n:
+        return np.zeros(n, dtype=np.bool_)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.indices
+    bitmap = arr.buffers()[0]
+    if bitmap is None:  # a type without a validity bitmap (unions...): ask Arrow
+        return _as_bool_array(pc.is_valid(arr))
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), count=arr.offset + n,
+                         bitorder="little")
+    return bits[arr.offset:].view(np.bool_)
+
+
+def _filled(arr: pa.Array, fill: Any) -> npt.NDArray[Any]:
+    """The column as numpy with nulls replaced by ``fill`` (zero-copy when there are none)."""
+    if arr.null_count == 0:
+        return np.asarray(arr.to_numpy(zero_copy_only=False))
+    if arr.null_count == len(arr) and not pa.types.is_dictionary(arr.type):
+        return np.full(len(arr), fill)
+    if (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)) and \
+            arr.null_count < len(arr):
+        dtype = np.dtype(arr.type.to_pandas_dtype())
+        data = np.frombuffer(arr.buffers()[1], dtype=dtype, count=arr.offset + len(arr))
+        return np.where(_valid(arr), data[arr.offset:], np.asarray(fill, dtype=dtype))
+    return np.asarray(arr.fill_null(fill).to_numpy(zero_copy_only=False))
 
 
 def _text_state(arr: pa.Array) -> tuple[pa.Array, BoolArray]:
@@ -93,9 +126,7 @@ def _codes_string(arr: pa.Array) -> Codes:
                                        else arr.cast(pa.string()))
         dictionary, indices = encoded.dictionary, encoded.indices
     n_values = len(dictionary)
-    if indices.null_count:
-        indices = pc.fill_null(indices, n_values)
-    codes = np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+    codes = np.asarray(_filled(indices, n_values), dtype=np.int32)
     values = (*dictionary.to_pylist(), ABSENT)
     return Codes(codes, values, arr, None)
 
@@ -104,8 +135,8 @@ def _int_values(arr: pa.Array) -> tuple[npt.NDArray[np.int64], BoolArray, BoolAr
     """(values, known, invalid) of an integer column of any Arrow type."""
     n = len(arr)
     if pa.types.is_integer(arr.type):
-        known = _as_bool_array(pc.is_valid(arr))
-        values = arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        known = _valid(arr)
+        values = _filled(arr, 0).astype(np.int64, copy=False)
         return values, known, np.zeros(n, dtype=np.bool_)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or \
             pa.types.is_dictionary(arr.type):
@@ -115,7 +146,7 @@ def _int_values(arr: pa.Array) -> tuple[npt.NDArray[np.int64], BoolArray, BoolAr
         values = parsed.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
         return values, ok, ~ok & ~unknown
     known = np.zeros(n, dtype=np.bool_)
-    invalid = _as_bool_array(pc.is_valid(arr))  # floats, booleans...: not whole numbers
+    invalid = _valid(arr)  # floats, booleans...: not whole numbers
     return np.zeros(n, dtype=np.int64), known, invalid
 
 
@@ -143,8 +174,9 @@ def _codes_boolean(arr: pa.Array) -> Codes:
     n = len(arr)
     codes = np.full(n, 2, dtype=np.int32)  # 0 false, 1 true, 2 unknown, 3 invalid
     if pa.types.is_boolean(arr.type):
-        filled = arr.cast(pa.int32()).fill_null(2)
-        codes = np.asarray(filled.to_numpy(zero_copy_only=False), dtype=np.int32)
+        codes = np.asarray(_filled(arr, False), dtype=np.int32)
+        if arr.null_count:
+            codes[~_valid(arr)] = 2
         return Codes(codes, (False, True, ABSENT, INVALID), arr, None)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or \
             pa.types.is_dictionary(arr.type):
@@ -156,7 +188,7 @@ def _codes_boolean(arr: pa.Array) -> Codes:
         codes[is_false] = 0
         invalid = ~(is_true | is_false | unknown)
     else:
-        invalid = _as_bool_array(pc.is_valid(arr))
+        invalid = _valid(arr)
     codes[invalid] = 3
     return Codes(codes, (False, True, ABSENT, INVALID), arr, invalid if invalid.any() else None)
 
@@ -200,8 +232,8 @@ def encode_numbers(arr: pa.Array) -> Numbers:
     n = len(arr)
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or \
             pa.types.is_decimal(arr.type):
-        known = _as_bool_array(pc.is_valid(arr))
-        values = arr.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
+        known = _valid(arr)
+        values = _filled(arr.cast(pa.float64()), 0.0)
         return Numbers(np.asarray(values, dtype=np.float64), known, np.zeros(n, np.bool_), arr)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or \
             pa.types.is_dictionary(arr.type):
@@ -211,4 +243,4 @@ def encode_numbers(arr: pa.Array) -> Numbers:
                          pa.float64())
         values = parsed.fill_null(0.0).to_numpy(zero_copy_only=False)
         return Numbers(np.asarray(values, dtype=np.float64), ok, ~ok & ~unknown, arr)
-    return Numbers(np.zeros(n), np.zeros(n, np.bool_), _as_bool_array(pc.is_valid(arr)), arr)
+    return Numbers(np.zeros(n), np.zeros(n, np.bool_), _valid(arr), arr)
