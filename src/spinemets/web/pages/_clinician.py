@@ -140,16 +140,21 @@ def new_case(request: Request) -> Response:
     return _render(request, "clinician/case_form.html", user, _form_ctx(values, 1, [], None))
 
 
+def _stored_case(request: Request, ref: str) -> dict[str, Any]:
+    """The stored case document for ``ref``; 404 when there is none."""
+    with get_state(request).sessions.begin() as session:
+        record = storage.get_case(session, case_ref=ref)
+        if record is None:
+            raise HTTPException(status_code=404)
+        return dict(record.data)
+
+
 @router.get("/cases/{ref}/edit", response_class=HTMLResponse)
 def edit_case(request: Request, ref: str) -> Response:
     user = current_user(request)
     if user is None:
         return _sign_in_redirect(request)
-    with get_state(request).sessions.begin() as session:
-        record = storage.get_case(session, case_ref=ref)
-        if record is None:
-            raise HTTPException(status_code=404)
-        values, count = case_to_form(record.data)
+    values, count = case_to_form(_stored_case(request, ref))
     return _render(request, "clinician/case_form.html", user, _form_ctx(values, count, [], ref))
 
 
@@ -224,11 +229,7 @@ def _results(request: Request, ref: str, template: str) -> Response:
     user = current_user(request)
     if user is None:
         return _sign_in_redirect(request)
-    with get_state(request).sessions.begin() as session:
-        record = storage.get_case(session, case_ref=ref)
-        if record is None:
-            raise HTTPException(status_code=404)
-        data = dict(record.data)
+    data = _stored_case(request, ref)
     plan = _core.plan_case(data)
     recs = plan.get("recommendations", [])
     lesions = [str(r.get("lesion")) for r in recs if r.get("lesion")]
