@@ -62,7 +62,7 @@ def test_compute_incomplete_score_reports_missing(client: TestClient) -> None:
 def test_bad_score_input_names_the_field(client: TestClient) -> None:
     response = client.post("/api/v1/scores/sins", json={"inputs": {"level": "XX"}})
     assert response.status_code == 422
-    assert response.json()["problems"][0]["field"] == "level"
+    assert response.json()["problems"][0]["field"] == "inputs.level"
 
 
 def test_unknown_score_is_404(client: TestClient) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path
 
+from spinemets.errors import InputError
 from spinemets.web import _core
 from spinemets.web.api.v1._models import ScoreCompute
 
@@ -40,4 +41,7 @@ async def compute_score(
             "alignment": "normal", "collapse": "under_50", "posterolateral": "unilateral"}}}}),
     ],
 ) -> dict[str, Any]:
-    return _core.compute_score(slug, request.inputs, lesion=request.lesion)
+    try:
+        return _core.compute_score(slug, request.inputs, lesion=request.lesion)
+    except InputError as exc:  # name the field by its path in the request body
+        raise exc.prefixed("inputs.") from None
