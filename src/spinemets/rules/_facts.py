@@ -9,7 +9,8 @@ Derivations stated here (each also appears in the basis text):
 - ``neuro``: true if any neurological symptom (limb weakness, difficulty walking, numbness or
   tingling, saddle numbness, bladder/bowel dysfunction, radicular pain) is true or Frankel/ASIA
   is A-D; false only if all six symptoms are false and Frankel or ASIA is E; else unknown.
-- ``histology_established``: false if the cancer is suspected, the primary is unknown
+- ``histology_established``: false if a spinal lesion is recorded with no known active
+  cancer (status ``none``), the cancer is suspected, the primary is unknown
   (``unknown_primary``) or ``histology_doubtful`` is true; true if the cancer is known with a
   catalogued primary; else unknown.
 - ``o_class``: from the lesion's radiosensitivity override, else ``cancer.overrides``, else the
@@ -88,9 +89,12 @@ def _status(case: Case) -> Fact:
 def _established(case: Case) -> Fact:
     c = case.cancer
     sources = ("cancer.status", "cancer.primary", "cancer.histology_doubtful")
-    if c.status == "suspected" or c.primary == "unknown_primary" or c.histology_doubtful:
+    if c.status == "suspected" or (c.status == "none" and case.lesions) or \
+            c.primary == "unknown_primary" or c.histology_doubtful:
         why = ("histology doubtful" if c.histology_doubtful else
-               "primary unknown" if c.primary == "unknown_primary" else "cancer suspected")
+               "primary unknown" if c.primary == "unknown_primary" else
+               "no known active cancer: a spinal lesion needs a tissue diagnosis"
+               if c.status == "none" else "cancer suspected")
         return Fact.known(False, sources, f"histology not established ({why})")
     if c.status == "known" and c.primary is not None:
         return Fact.known(True, sources, f"known cancer: {c.primary}")
@@ -105,27 +109,39 @@ def _group(case: Case, established: Fact) -> Fact:
     return Fact.known(group, ("cancer.primary",), f"{primary}: {group}")
 
 
-def _haem_possible(case: Case) -> Fact:
+def _untissued(case: Case) -> bool | None:
+    """True when the spinal disease has no tissue diagnosis it can rest on, None if unknown.
+
+    A spinal lesion with no known active cancer (new, or after long remission), suspected cancer, an
+    unknown primary or a doubtful histology all leave myeloma and lymphoma possible
+    (pathway.md §3).
+    """
     c = case.cancer
-    sources = ("cancer.status", "cancer.primary")
-    if c.primary == "unknown_primary" or c.status == "suspected" or (
-            c.primary in ("myeloma", "lymphoma") and c.status == "none"):
-        return Fact.known(True, sources, "myeloma or lymphoma possible (no tissue diagnosis)")
+    if c.status == "suspected" or (c.status == "none" and case.lesions) or \
+            c.primary == "unknown_primary" or c.histology_doubtful:
+        return True
     if c.status == "known" and c.primary is not None:
-        return Fact.known(False, sources, f"tissue diagnosis: {c.primary}")
+        return False
+    return None
+
+
+def _haem_possible(case: Case) -> Fact:
+    sources = ("cancer.status", "cancer.primary", "cancer.histology_doubtful")
+    untissued = _untissued(case)
+    if untissued:
+        return Fact.known(True, sources, "myeloma or lymphoma possible (no tissue diagnosis)")
+    if untissued is False:
+        return Fact.known(False, sources, f"tissue diagnosis: {case.cancer.primary}")
     return Fact.unknown(sources, "whether myeloma or lymphoma is possible is unknown")
 
 
 def _lymphoma_possible(case: Case) -> Fact:
-    c = case.cancer
-    sources = ("cancer.status", "cancer.primary")
-    untissued = c.status in ("suspected", "none") or c.primary == "unknown_primary"
-    if c.primary in ("lymphoma", "unknown_primary", None) and untissued:
+    sources = ("cancer.status", "cancer.primary", "cancer.histology_doubtful")
+    untissued = _untissued(case)
+    if untissued:
         return Fact.known(True, sources, "lymphoma possible without a tissue diagnosis")
-    if c.status == "known" and c.primary not in (None, "unknown_primary"):
-        return Fact.known(False, sources, f"tissue diagnosis: {c.primary}")
-    if c.status == "suspected":
-        return Fact.known(True, sources, "lymphoma possible without a tissue diagnosis")
+    if untissued is False:
+        return Fact.known(False, sources, f"tissue diagnosis: {case.cancer.primary}")
     return Fact.unknown(sources, "whether lymphoma is possible is unknown")
 
 
@@ -260,10 +276,21 @@ def patient_facts(case: Case, assessment: Assessment, triage: TriageResult) -> P
                                      "rapidly progressive myelopathy"),
         "bone_metastases_present": _bone_present(case),
         "crcl_band": _crcl_band(dose),
+        "calcium_recorded": _calcium_recorded(case),
         "worst_sins": _worst_sins(sins),
         **_fitness_flags(case),
     }
     return PatientFacts(facts, crcl, dose)
+
+
+def _calcium_recorded(case: Case) -> Fact:
+    """Whether a serum calcium is recorded (no hypocalcaemia threshold is in the spec, so the
+    value is shown for the clinician to read, never classified here)."""
+    calcium = case.labs.calcium
+    if calcium is None:
+        return Fact.unknown(("labs.calcium",), "serum calcium not recorded")
+    return Fact.known(True, ("labs.calcium",),
+                      f"serum calcium recorded: {calcium.value} {calcium.unit}")
 
 
 _ANSWER_FIELDS = {"cancer_status": ("cancer.status",), "age_over_50": ("patient.age_years",),
@@ -322,6 +349,9 @@ def _radiosensitivity(case: Case, lesion: Lesion, index: int, established: Fact)
     sources = (f"lesions[{index}].radiosensitivity", "cancer.overrides.radiosensitivity",
                "cancer.primary")
     override = lesion.radiosensitivity or case.cancer.overrides.radiosensitivity
+    if established.value is False:  # pathway.md §4: no radiotherapy plan before tissue
+        note = f" (override {override} kept for after it)" if override is not None else ""
+        return Fact.unknown(sources, "radiosensitivity not used until tissue diagnosis" + note)
     if override is not None:
         return Fact.known(override, sources, f"radiosensitivity {override} (clinician override)")
     if established.value is not True or case.cancer.primary is None:
