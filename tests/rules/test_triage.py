@@ -97,3 +97,19 @@ def test_unanswering_never_raises_and_answering_stays_within_highest(
     fewer = triage({k: v for k, v in answers.items() if k != key})
     assert RANK[fewer.level] <= RANK[full.level]
     assert RANK[full.level] <= RANK[fewer.highest_possible]
+
+
+@pytest.mark.parametrize("status", ["unknown", "none", None])
+@pytest.mark.parametrize("symptom", ["limb_weakness", "difficulty_walking", "numbness_or_tingling",
+                                     "radicular_pain"])
+def test_warning_sign_answered_yes_always_routes_to_emergency_care(status: str | None,
+                                                                   symptom: str) -> None:
+    answers: dict[str, object] = {symptom: True}
+    if status is not None:
+        answers["cancer_status"] = status
+    result = triage(answers)
+    assert result.level != "emergency"  # the MSCC rule needs known or suspected cancer
+    assert result.warning_answers == (symptom,)
+    assert result.possible_emergency is (status != "none")
+    assert "emergency department" in result.patient_advice
+    assert "do not show warning signs" not in result.patient_advice

@@ -101,3 +101,18 @@ def test_checker_in_spanish_uses_the_catalogue(client: TestClient) -> None:
         for option in question.options:
             if option.label not in {"No"}:
                 assert f">{option.label}<" not in page, (question.id, option.label)
+
+
+@pytest.mark.parametrize(("status", "card"), [('"unknown"', "possible-emergency"),
+                                              ('"none"', "warning-sign")])
+def test_warning_sign_without_known_cancer_is_routed_to_emergency_care(
+        client: TestClient, status: str, card: str) -> None:
+    _answer(client, "cancer_status", status)
+    location = _answer(client, "limb_weakness", "true")
+    if card == "possible-emergency":  # shown at once, like an emergency answer
+        assert location == "/check/result"
+    page = client.get("/check/result").text
+    assert f'data-level="{card}"' in page
+    assert "emergency department" in page
+    assert "No warning signs in your answers" not in page
+    assert "None of your answers was a warning sign" not in page

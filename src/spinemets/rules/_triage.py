@@ -114,6 +114,15 @@ _PATIENT_ADVICE: Final[dict[str, str]] = {
     "routine": "Your answers do not show warning signs. Watch for the warning signs below and "
                "get help at once if any appear.",
 }
+_PATIENT_WARNING: Final[dict[bool, str]] = {
+    True: "You said yes to a warning sign. If you have cancer, may have cancer, or are not sure, "
+          "this can be an emergency: go to the emergency department or call the emergency "
+          "number now.",
+    False: "You said yes to a warning sign. If it is new or getting worse, get help at once: go "
+           "to the emergency department or call the emergency number.",
+}
+_PATIENT_WATCH: Final = ("Watch for the other warning signs below and get help at once if any "
+                         "appear.")
 WARNING_SIGNS: Final[tuple[str, ...]] = (
     "new weakness in your arms or legs",
     "new difficulty walking or unsteadiness",
@@ -175,6 +184,11 @@ class TriageResult:
     citations: tuple[str, ...]
     warning_signs: tuple[str, ...] = WARNING_SIGNS
     answers_used: tuple[str, ...] = ()
+    #: Emergency-rule symptoms answered yes while no emergency rule fired (cancer status no,
+    #: not sure or unanswered): the patient advice still routes them to emergency care.
+    warning_answers: tuple[str, ...] = ()
+    #: An emergency rule is undecided only for want of an answer (e.g. cancer "not sure").
+    possible_emergency: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``level``, ``basis``, ``unanswered_could_raise``, advice, citations)."""
@@ -185,6 +199,8 @@ class TriageResult:
             "unanswered_could_raise": list(self.unanswered_could_raise),
             "highest_possible": self.highest_possible,
             "answers_used": list(self.answers_used),
+            "warning_answers": list(self.warning_answers),
+            "possible_emergency": self.possible_emergency,
             "patient_advice": self.patient_advice,
             "clinician_advice": self.clinician_advice,
             "warning_signs": list(self.warning_signs),
@@ -285,8 +301,13 @@ def triage(answers: Mapping[str, Any]) -> TriageResult:
     highest: Level = "routine"
     hits: list[tuple[TriageRule, list[tuple[str, str]]]] = []
     pending: dict[str, Level] = {}
+    possible_emergency = False
+    warning: list[str] = []
     for rule in triage_rules():
         result, because, unknown = _evaluate(rule, facts)
+        if rule.level == "emergency":
+            warning += [key for key, _ in _reported(rule, facts)]
+            possible_emergency |= result is None and bool(because)
         if result is True:
             hits.append((rule, because))
             level = max(level, rule.level, key=_RANK.__getitem__)
@@ -305,16 +326,35 @@ def triage(answers: Mapping[str, Any]) -> TriageResult:
     used = [key for _, because in decisive for key, _ in because]
     if not fired:
         basis.append("no triage rule fired on the answers given")
+    if level == "emergency":
+        warning, possible_emergency = [], False
     return _result(level, highest, fired, basis, could_raise=could_raise,
-                   used=tuple(dict.fromkeys(used)))
+                   used=tuple(dict.fromkeys(used)), warning=tuple(dict.fromkeys(warning)),
+                   possible_emergency=possible_emergency)
+
+
+def _reported(rule: TriageRule, facts: Mapping[str, Fact]) -> list[tuple[str, str]]:
+    """(answer key, text) of the symptoms in ``rule``'s any-of lists that were answered yes."""
+    return [part for condition in rule.when if condition.any
+            for part in _true_parts(condition, facts)]
 
 
 def _result(level: Level, highest: Level, fired: list[TriageRule], basis: list[str], *,
-            could_raise: tuple[str, ...], used: tuple[str, ...]) -> TriageResult:
+            could_raise: tuple[str, ...], used: tuple[str, ...],
+            warning: tuple[str, ...] = (), possible_emergency: bool = False) -> TriageResult:
     refs = references()
     citations = tuple(dict.fromkeys(refs[c] for rule in fired for c in rule.citations))
     clinician = _CLINICIAN_ADVICE[level] + " " + " ".join(r.text + "." for r in fired)
     patient = _PATIENT_ADVICE[level]
+    if warning:
+        # Never "no warning signs" beside a warning sign answered yes: route it to emergency care.
+        rest = _PATIENT_WATCH if level == "routine" else patient
+        patient = _PATIENT_WARNING[possible_emergency] + " " + rest
+        clinician += (
+            f" Emergency-rule symptoms answered yes ({', '.join(warning)}) without an emergency "
+            "rule firing: " + ("the MSCC rule is undecided because cancer status is not known; "
+                               "establish it now." if possible_emergency else
+                               "cancer is not known or suspected; assess clinically."))
     if could_raise and level != "emergency":
         clinician += (f" Not yet answered and could raise the level (up to {highest}): "
                       f"{', '.join(could_raise)}.")
@@ -322,4 +362,5 @@ def _result(level: Level, highest: Level, fired: list[TriageRule], basis: list[s
     return TriageResult(level, tuple(dict.fromkeys(basis)), tuple(r.id for r in fired),
                         could_raise if level != "emergency" else (),
                         highest if could_raise else level, patient, clinician.strip(),
-                        citations, answers_used=used)
+                        citations, answers_used=used, warning_answers=warning,
+                        possible_emergency=possible_emergency)

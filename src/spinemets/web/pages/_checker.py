@@ -153,7 +153,8 @@ def answer(
     answers = _answers(request)
     answers[qid] = answer
     result = _core.triage_answers(_rule_answers(answers))
-    if result.get("level") == "emergency" or change or index + 1 >= len(_questions()):
+    if result.get("level") == "emergency" or result.get("possible_emergency") or change or \
+            index + 1 >= len(_questions()):
         target = "/check/result"
     else:
         target = f"/check/q/{_questions()[index + 1].id}"
@@ -179,13 +180,15 @@ def result(request: Request) -> Response:
         return RedirectResponse("/check", status_code=303)
     triage = _core.triage_answers(_rule_answers(answers))
     summary = _summary(answers, language)
-    used = _question_ids(triage.get("answers_used"))
+    warning = _question_ids(triage.get("warning_answers"))
+    used = _question_ids(triage.get("answers_used")) | warning
     reasons = [row for row in summary if row["id"] in used]
     could_raise_ids = _question_ids(triage.get("unanswered_could_raise"))
     could_raise = [question_text(q, language) for q in _questions() if q.id in could_raise_ids]
     unanswered = [q.id for q in _questions() if q.id not in answers]
     return render(request, "checker/result.html", {
         "level": triage.get("level"), "reasons": reasons, "summary": summary,
+        "warning": bool(warning), "possible_emergency": bool(triage.get("possible_emergency")),
         "could_raise": could_raise, "unanswered": unanswered,
         "next_question": unanswered[0] if unanswered else None,
     })
