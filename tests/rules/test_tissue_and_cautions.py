@@ -92,3 +92,16 @@ def test_denosumab_asks_for_calcium_before_starting(calcium: dict[str, Any] | No
               lesions=[{"levels": ["T8"], "escc": "0"}])
     (deno,) = _recs(p, "denosumab")
     assert any(expected in c for c in deno["cautions"])
+
+
+@pytest.mark.parametrize("escc", ["2", "3"])
+def test_srs_after_declined_separation_surgery_goes_to_mdt(escc: str) -> None:
+    # pathway.md §4 (high grade, radioresistant: separation surgery then SRS) and §5 (SRS needs a
+    # 2-3 mm gap from the cord): without the surgery, SRS alone is not a plain recommendation.
+    p = _plan(cancer={"status": "known", "primary": "kidney"},
+              fitness={"fit_for_open_surgery": "yes"}, preferences={"accepts_surgery": "no"},
+              lesions=[{"levels": ["T8"], "escc": escc}])
+    (srs,) = _recs(p, "srs")
+    assert srs["status"] == "mdt_review"
+    (surgery,) = _recs(p, "separation_surgery")
+    assert surgery["status"] == "not_indicated"
