@@ -113,3 +113,4 @@ def test_warning_sign_answered_yes_always_routes_to_emergency_care(status: str |
     assert result.possible_emergency is (status != "none")
     assert "emergency department" in result.patient_advice
     assert "do not show warning signs" not in result.patient_advice
+    assert "No red flags" not in result.clinician_advice

@@ -350,6 +350,8 @@ def _result(level: Level, highest: Level, fired: list[TriageRule], basis: list[s
         # Never "no warning signs" beside a warning sign answered yes: route it to emergency care.
         rest = _PATIENT_WATCH if level == "routine" else patient
         patient = _PATIENT_WARNING[possible_emergency] + " " + rest
+        if level == "routine":  # not "no red flags": a red-flag symptom was answered yes
+            clinician = "No triage rule fired on the answers given."
         clinician += (
             f" Emergency-rule symptoms answered yes ({', '.join(warning)}) without an emergency "
             "rule firing: " + ("the MSCC rule is undecided because cancer status is not known; "
