@@ -125,24 +125,24 @@ def _untissued(case: Case) -> bool | None:
     return None
 
 
-def _haem_possible(case: Case) -> Fact:
+def _without_tissue(case: Case, possible: str, what: str) -> Fact:
+    """``possible`` (true) while there is no tissue diagnosis, false once there is one."""
     sources = ("cancer.status", "cancer.primary", "cancer.histology_doubtful")
     untissued = _untissued(case)
     if untissued:
-        return Fact.known(True, sources, "myeloma or lymphoma possible (no tissue diagnosis)")
+        return Fact.known(True, sources, possible)
     if untissued is False:
         return Fact.known(False, sources, f"tissue diagnosis: {case.cancer.primary}")
-    return Fact.unknown(sources, "whether myeloma or lymphoma is possible is unknown")
+    return Fact.unknown(sources, f"whether {what} is possible is unknown")
+
+
+def _haem_possible(case: Case) -> Fact:
+    return _without_tissue(case, "myeloma or lymphoma possible (no tissue diagnosis)",
+                           "myeloma or lymphoma")
 
 
 def _lymphoma_possible(case: Case) -> Fact:
-    sources = ("cancer.status", "cancer.primary", "cancer.histology_doubtful")
-    untissued = _untissued(case)
-    if untissued:
-        return Fact.known(True, sources, "lymphoma possible without a tissue diagnosis")
-    if untissued is False:
-        return Fact.known(False, sources, f"tissue diagnosis: {case.cancer.primary}")
-    return Fact.unknown(sources, "whether lymphoma is possible is unknown")
+    return _without_tissue(case, "lymphoma possible without a tissue diagnosis", "lymphoma")
 
 
 def _strategy(results: tuple[ScoreResult, ...]) -> tuple[Fact, Fact]:
