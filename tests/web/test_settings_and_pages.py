@@ -63,15 +63,39 @@ def test_clinician_pages_need_sign_in(client: TestClient) -> None:
     assert response.headers["location"].startswith("/clinician/sign-in")
 
 
+def _login_csrf(html: str) -> str:
+    found = re.search(r'name="login_csrf" value="([0-9a-f]+)"', html)
+    assert found is not None
+    return found.group(1)
+
+
 def test_sign_in_with_demo_account(client: TestClient) -> None:
     page = client.get("/clinician/sign-in").text
     assert "Demo only" in page
-    bad = client.post("/clinician/sign-in", data={"username": "demo", "password": "wrong"})
+    bad = client.post("/clinician/sign-in", data={"username": "demo", "password": "wrong",
+                                                  "login_csrf": _login_csrf(page)})
     assert bad.status_code == 401
     good = client.post("/clinician/sign-in", data={"username": "demo",
-                                                   "password": "demo-only-password"})
+                                                   "password": "demo-only-password",
+                                                   "login_csrf": _login_csrf(bad.text)})
     assert good.status_code == 200
     assert "demo-001" in good.text
+
+
+def test_sign_in_without_the_form_token_is_refused(client: TestClient) -> None:
+    # login CSRF: a cross-site form post has neither the nonce cookie nor its HMAC
+    client.get("/clinician/sign-in")
+    forged = client.post("/clinician/sign-in", data={"username": "demo",
+                                                     "password": "demo-only-password"})
+    assert forged.status_code == 400
+    assert "expired" in forged.text
+    client.cookies.clear()
+    page = client.get("/clinician/sign-in").text
+    client.cookies.clear()
+    stale = client.post("/clinician/sign-in", data={"username": "demo",
+                                                    "password": "demo-only-password",
+                                                    "login_csrf": _login_csrf(page)})
+    assert stale.status_code == 400
 
 
 def test_every_template_string_has_a_spanish_translation() -> None:

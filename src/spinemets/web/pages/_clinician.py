@@ -64,10 +64,34 @@ def _render(request: Request, template: str, user: User | None, ctx: dict[str, A
     return render(request, template, base, status_code=status_code, language="en")
 
 
+#: Login CSRF: the sign-in form carries an HMAC of a random nonce held in this cookie.
+LOGIN_COOKIE = "spinemets_login"
+
+
+def _sign_in_page(request: Request, ctx: dict[str, Any], status_code: int = 200) -> Response:
+    """The sign-in form with a fresh login-CSRF nonce (cookie) and its HMAC (hidden field)."""
+    state = get_state(request)
+    nonce = secrets.token_urlsafe(32)
+    response = _render(request, "clinician/sign_in.html", None,
+                       {**ctx, "login_csrf": state.csrf_token("login:" + nonce)},
+                       status_code=status_code)
+    response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
+                        secure=state.settings.secure_cookies, path="/clinician/sign-in",
+                        max_age=3600)
+    return response
+
+
+def _login_csrf_ok(request: Request, submitted: str) -> bool:
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    if not nonce or not submitted:
+        return False
+    expected = get_state(request).csrf_token("login:" + nonce)
+    return hmac.compare_digest(expected, submitted)
+
+
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_form(request: Request, next: str | None = None) -> Response:
-    return _render(request, "clinician/sign_in.html", None,
-                   {"next": safe_next(next, "/clinician"), "error": None})
+    return _sign_in_page(request, {"next": safe_next(next, "/clinician"), "error": None})
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
@@ -76,17 +100,20 @@ async def sign_in(request: Request) -> Response:
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")), "/clinician")
+    if not _login_csrf_ok(request, str(form.get("login_csrf", ""))):
+        return _sign_in_page(request, {"next": target, "error": "expired",
+                                       "username": username}, status_code=400)
     state = get_state(request)
     with state.sessions.begin() as session:
         user = storage.get_user(session, username=username) if username else None
         valid = user is not None and state.hasher.verify(password, user.password_hash)
         if not valid or user is None:
-            return _render(request, "clinician/sign_in.html", None,
-                           {"next": target, "error": True, "username": username},
-                           status_code=401)
+            return _sign_in_page(request, {"next": target, "error": True,
+                                           "username": username}, status_code=401)
         token = storage.create_session(
             session, user_id=user.id, lifetime=timedelta(hours=state.settings.session_hours))
     response = RedirectResponse(target, status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/clinician/sign-in")
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
                         secure=state.settings.secure_cookies, path="/",
                         max_age=state.settings.session_hours * 3600)
