@@ -86,19 +86,21 @@ def _status(case: Case) -> Fact:
     return Fact.known(status, ("cancer.status",), f"cancer status: {status}")
 
 
+_TISSUE_SOURCES = ("cancer.status", "cancer.primary", "cancer.histology_doubtful")
+
+
 def _established(case: Case) -> Fact:
     c = case.cancer
-    sources = ("cancer.status", "cancer.primary", "cancer.histology_doubtful")
-    if c.status == "suspected" or (c.status == "none" and case.lesions) or \
-            c.primary == "unknown_primary" or c.histology_doubtful:
+    untissued = _untissued(case)
+    if untissued:
         why = ("histology doubtful" if c.histology_doubtful else
                "primary unknown" if c.primary == "unknown_primary" else
                "no known active cancer: a spinal lesion needs a tissue diagnosis"
                if c.status == "none" else "cancer suspected")
-        return Fact.known(False, sources, f"histology not established ({why})")
-    if c.status == "known" and c.primary is not None:
-        return Fact.known(True, sources, f"known cancer: {c.primary}")
-    return Fact.unknown(sources, "whether histology is established is unknown")
+        return Fact.known(False, _TISSUE_SOURCES, f"histology not established ({why})")
+    if untissued is False:
+        return Fact.known(True, _TISSUE_SOURCES, f"known cancer: {c.primary}")
+    return Fact.unknown(_TISSUE_SOURCES, "whether histology is established is unknown")
 
 
 def _group(case: Case, established: Fact) -> Fact:
@@ -112,9 +114,9 @@ def _group(case: Case, established: Fact) -> Fact:
 def _untissued(case: Case) -> bool | None:
     """True when the spinal disease has no tissue diagnosis it can rest on, None if unknown.
 
-    A spinal lesion with no known active cancer (new, or after long remission), suspected cancer, an
-    unknown primary or a doubtful histology all leave myeloma and lymphoma possible
-    (pathway.md §3).
+    A spinal lesion with no known active cancer (new, or after long remission), suspected
+    cancer, an unknown primary or a doubtful histology: histology is not established and
+    myeloma and lymphoma stay possible (pathway.md §3).
     """
     c = case.cancer
     if c.status == "suspected" or (c.status == "none" and case.lesions) or \
@@ -127,13 +129,12 @@ def _untissued(case: Case) -> bool | None:
 
 def _without_tissue(case: Case, possible: str, what: str) -> Fact:
     """``possible`` (true) while there is no tissue diagnosis, false once there is one."""
-    sources = ("cancer.status", "cancer.primary", "cancer.histology_doubtful")
     untissued = _untissued(case)
     if untissued:
-        return Fact.known(True, sources, possible)
+        return Fact.known(True, _TISSUE_SOURCES, possible)
     if untissued is False:
-        return Fact.known(False, sources, f"tissue diagnosis: {case.cancer.primary}")
-    return Fact.unknown(sources, f"whether {what} is possible is unknown")
+        return Fact.known(False, _TISSUE_SOURCES, f"tissue diagnosis: {case.cancer.primary}")
+    return Fact.unknown(_TISSUE_SOURCES, f"whether {what} is possible is unknown")
 
 
 def _haem_possible(case: Case) -> Fact:
