@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from spinemets.cohort._columns import column_for
 from spinemets.cohort._kernel import compile_kernel
@@ -91,3 +93,43 @@ def test_missing_columns_are_unknown_never_zero(slug: str) -> None:
     out = kernel.run(pa.table({"other": [1, 2]}).to_batches()[0])
     assert out.scores.column(f"{slug}_status").to_pylist() == ["incomplete"] * 2
     assert out.scores.column(f"{slug}_total").null_count == 2
+
+
+def _with_garbage_in_nulls(arr: pa.Array) -> pa.Array:
+    """The same column with arbitrary values under its null cells (as a file may hold)."""
+    if arr.null_count == 0 or not (pa.types.is_integer(arr.type) or
+                                   pa.types.is_floating(arr.type) or
+                                   pa.types.is_boolean(arr.type)):
+        return arr
+    mask = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=np.bool_)
+    if pa.types.is_boolean(arr.type):
+        data = np.asarray(arr.fill_null(True).to_numpy(zero_copy_only=False), dtype=np.bool_)
+    elif pa.types.is_integer(arr.type):
+        data = np.where(mask, np.int64(-(2**62)), arr.fill_null(0).to_numpy())
+    else:
+        data = np.where(mask, np.nan, arr.fill_null(0.0).to_numpy())
+    return pa.array(data, type=arr.type, mask=mask)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows(), st.integers(0, 13))
+def test_offsets_and_values_under_nulls_do_not_matter(records: list[dict[str, Any]],
+                                                       pad: int) -> None:
+    """Columns are read from Arrow buffers: slicing and values under nulls change nothing."""
+    clean = typed_table(records).to_batches()[0]
+    padded = typed_table(records[:1] * pad + records).to_batches()[0]
+    messy = pa.RecordBatch.from_arrays([_with_garbage_in_nulls(c) for c in padded.columns],
+                                       schema=padded.schema).slice(pad)
+    expected = KERNEL.run(clean)
+    got = KERNEL.run(messy)
+    assert got.scores.equals(expected.scores)
+    assert got.problems.equals(expected.problems)
+
+
+def test_integers_spread_wider_than_a_dense_domain_agree_with_single_case() -> None:
+    records = [dict.fromkeys(KERNEL.columns) for _ in range(4)]
+    for record, kps, count in zip(records, [80, 10**12, None, 50], [0, 2**40, 3, None],
+                                  strict=True):
+        record.update(kps=kps, ecog=1, extraspinal_bone_metastases=count,
+                      vertebral_body_metastases=1)
+    _check(typed_table(records), records)

@@ -66,7 +66,7 @@ def score_command(  # noqa: PLR0917  (typer: options are parameters)
     engine: Annotated[Engine, typer.Option(help="local (Arrow, all cores) or spark.")] = (
         Engine.local),
     workers: Annotated[int | None, typer.Option(help="Scoring threads (local engine).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Rows per record batch.")] = 1 << 18,
+    batch_size: Annotated[int, typer.Option(help="Rows per record batch.")] = 1 << 16,
     spark_remote: Annotated[str | None, typer.Option(
         help="Spark Connect URL (sc://host:15002); default a local Spark session.")] = None,
 ) -> None:

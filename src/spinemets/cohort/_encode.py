@@ -21,7 +21,15 @@ import pyarrow.compute as pc
 
 from spinemets.cohort._columns import Kind
 
-__all__ = ["ABSENT", "INVALID", "Codes", "Numbers", "encode_codes", "encode_numbers"]
+__all__ = [
+    "ABSENT",
+    "INVALID",
+    "Codes",
+    "Numbers",
+    "encode_absent",
+    "encode_codes",
+    "encode_numbers",
+]
 
 #: Placeholder for an unknown cell (the key is left out of the single-case inputs).
 ABSENT: Final = object()
@@ -59,7 +67,11 @@ class Codes:
 
 @dataclass(frozen=True, slots=True)
 class Numbers:
-    """A numeric column: values, which are known, which are invalid."""
+    """A numeric column: values, which are known, which are invalid.
+
+    ``values`` may be the file's own buffer (zero-copy): where a cell is not ``known`` its value
+    is unspecified and must be masked, never read.
+    """
 
     values: FloatArray
     known: BoolArray
@@ -132,12 +144,8 @@ def _codes_string(arr: pa.Array) -> Codes:
 
 
 def _int_values(arr: pa.Array) -> tuple[npt.NDArray[np.int64], BoolArray, BoolArray]:
-    """(values, known, invalid) of an integer column of any Arrow type."""
+    """(values, known, invalid) of an integer column of a non-integer Arrow type (text...)."""
     n = len(arr)
-    if pa.types.is_integer(arr.type):
-        known = _valid(arr)
-        values = _filled(arr, 0).astype(np.int64, copy=False)
-        return values, known, np.zeros(n, dtype=np.bool_)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or \
             pa.types.is_dictionary(arr.type):
         text, unknown = _text_state(arr)
@@ -150,34 +158,92 @@ def _int_values(arr: pa.Array) -> tuple[npt.NDArray[np.int64], BoolArray, BoolAr
     return np.zeros(n, dtype=np.int64), known, invalid
 
 
-def _codes_integer(arr: pa.Array) -> Codes:
-    values, known, invalid = _int_values(arr)
-    if known.any():
-        low, high = int(values[known].min()), int(values[known].max())
-    else:
-        low, high = 0, -1
+def _data(arr: pa.Array) -> npt.NDArray[Any]:
+    """The value buffer of a fixed-width array, zero-copy; null cells hold unspecified values."""
+    dtype = np.dtype(arr.type.to_pandas_dtype())
+    buffer = arr.buffers()[1]
+    if buffer is None:
+        return np.zeros(len(arr), dtype=dtype)
+    return np.frombuffer(buffer, dtype=dtype, count=arr.offset + len(arr))[arr.offset:]
+
+
+def _bits(arr: pa.Array) -> npt.NDArray[np.uint8]:
+    """The value bitmap of a boolean array as 0/1 bytes; null cells hold unspecified values."""
+    n = len(arr)
+    buffer = arr.buffers()[1]
+    if buffer is None:
+        return np.zeros(n, dtype=np.uint8)
+    return np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), count=arr.offset + n,
+                         bitorder="little")[arr.offset:]
+
+
+def _with_special(raw: pa.Array, codes: IntArray, domain: tuple[Any, ...],
+                  known: BoolArray | None, invalid: BoolArray | None) -> Codes:
+    """Codes for ``domain`` plus ``ABSENT`` where not ``known`` and ``INVALID`` where invalid.
+
+    ``INVALID`` is a code only when some cell is invalid, so a batch without bad cells never
+    tabulates an error.
+    """
+    values: tuple[Any, ...] = (*domain, ABSENT)
+    if known is not None:
+        np.copyto(codes, len(domain), where=~known)
+    if invalid is not None and invalid.any():
+        np.copyto(codes, len(values), where=invalid)
+        return Codes(codes, (*values, INVALID), raw, invalid)
+    return Codes(codes, values, raw, None)
+
+
+def _integer_typed(arr: pa.Array) -> Codes:
+    """Codes of an Arrow integer column (no cell can be invalid)."""
+    n = len(arr)
+    if arr.null_count == n:
+        return Codes(np.zeros(n, dtype=np.int32), (ABSENT,), arr, None)
+    bounds = pc.min_max(arr)
+    low, high = int(bounds["min"].as_py()), int(bounds["max"].as_py())
+    known = _valid(arr) if arr.null_count else None
     if high - low + 1 <= _MAX_INT_RANGE:
-        domain: tuple[Any, ...] = tuple(range(low, high + 1))
-        codes = (values - low).astype(np.int32)
+        codes = np.empty(n, dtype=np.int32)
+        with np.errstate(over="ignore"):  # null cells may hold anything; overwritten below
+            np.subtract(_data(arr), low, out=codes, casting="unsafe")
+        return _with_special(arr, codes, tuple(range(low, high + 1)), known, None)
+    return _integer_unique(arr, _filled(arr, low).astype(np.int64), known, None)
+
+
+def _integer_unique(raw: pa.Array, values: npt.NDArray[np.int64], known: BoolArray | None,
+                    invalid: BoolArray | None) -> Codes:
+    """Codes of integers spread too wide for a dense domain: one code per distinct value."""
+    chosen = values if known is None else values[known]
+    uniq, inverse = np.unique(chosen, return_inverse=True)
+    codes = np.zeros(len(values), dtype=np.int32)
+    if known is None:
+        codes[:] = inverse
     else:
-        uniq, inverse = np.unique(values[known], return_inverse=True)
-        domain = tuple(int(v) for v in uniq)
-        codes = np.zeros(len(values), dtype=np.int32)
-        codes[known] = inverse.astype(np.int32)
-    n_domain = len(domain)
-    codes[~known] = n_domain + 1  # unknown
-    codes[invalid] = n_domain
-    return Codes(codes, (*domain, INVALID, ABSENT), arr, invalid if invalid.any() else None)
+        codes[known] = inverse
+    return _with_special(raw, codes, tuple(int(v) for v in uniq), known, invalid)
+
+
+def _codes_integer(arr: pa.Array) -> Codes:
+    if pa.types.is_integer(arr.type):
+        return _integer_typed(arr)
+    values, known, invalid = _int_values(arr)
+    if not known.any():
+        return _with_special(arr, np.zeros(len(values), dtype=np.int32), (), known, invalid)
+    low, high = int(values[known].min()), int(values[known].max())
+    if high - low + 1 > _MAX_INT_RANGE:
+        return _integer_unique(arr, values, known, invalid)
+    codes = (values - low).astype(np.int32)
+    return _with_special(arr, codes, tuple(range(low, high + 1)), known, invalid)
 
 
 def _codes_boolean(arr: pa.Array) -> Codes:
     n = len(arr)
-    codes = np.full(n, 2, dtype=np.int32)  # 0 false, 1 true, 2 unknown, 3 invalid
     if pa.types.is_boolean(arr.type):
-        codes = np.asarray(_filled(arr, False), dtype=np.int32)
-        if arr.null_count:
-            codes[~_valid(arr)] = 2
-        return Codes(codes, (False, True, ABSENT, INVALID), arr, None)
+        if arr.null_count == n:
+            return Codes(np.zeros(n, dtype=np.int32), (ABSENT,), arr, None)
+        codes = _bits(arr).astype(np.int32)
+        return _with_special(arr, codes, (False, True),
+                             _valid(arr) if arr.null_count else None, None)
+    codes = np.zeros(n, dtype=np.int32)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or \
             pa.types.is_dictionary(arr.type):
         text, unknown = _text_state(arr)
@@ -185,12 +251,12 @@ def _codes_boolean(arr: pa.Array) -> Codes:
         is_true = _as_bool_array(pc.equal(lower, "true"))
         is_false = _as_bool_array(pc.equal(lower, "false"))
         codes[is_true] = 1
-        codes[is_false] = 0
-        invalid = ~(is_true | is_false | unknown)
-    else:
+        known = is_true | is_false
+        invalid = ~(known | unknown)
+    else:  # numbers and other types are never booleans
+        known = np.zeros(n, dtype=np.bool_)
         invalid = _valid(arr)
-    codes[invalid] = 3
-    return Codes(codes, (False, True, ABSENT, INVALID), arr, invalid if invalid.any() else None)
+    return _with_special(arr, codes, (False, True), known, invalid)
 
 
 def encode_codes(arr: pa.Array, kind: Kind) -> Codes:
@@ -232,9 +298,8 @@ def encode_numbers(arr: pa.Array) -> Numbers:
     n = len(arr)
     if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type) or \
             pa.types.is_decimal(arr.type):
-        known = _valid(arr)
-        values = _filled(arr.cast(pa.float64()), 0.0)
-        return Numbers(np.asarray(values, dtype=np.float64), known, np.zeros(n, np.bool_), arr)
+        floats = arr if pa.types.is_float64(arr.type) else arr.cast(pa.float64())
+        return Numbers(_data(floats), _valid(arr), np.zeros(n, np.bool_), arr)
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) or \
             pa.types.is_dictionary(arr.type):
         text, unknown = _text_state(arr)
@@ -244,3 +309,24 @@ def encode_numbers(arr: pa.Array) -> Numbers:
         values = parsed.fill_null(0.0).to_numpy(zero_copy_only=False)
         return Numbers(np.asarray(values, dtype=np.float64), ok, ~ok & ~unknown, arr)
     return Numbers(np.zeros(n), np.zeros(n, np.bool_), _valid(arr), arr)
+
+
+def encode_absent(n: int, kind: Kind) -> Codes | Numbers:
+    """A column missing from the file: every one of its ``n`` cells is unknown.
+
+    Parameters
+    ----------
+    n : int
+        Rows in the batch.
+    kind : {"string", "integer", "boolean", "number"}
+        The column's kind in the cohort schema.
+
+    Returns
+    -------
+    Codes or Numbers
+        Numbers with nothing known for a numeric column, otherwise one code (``ABSENT``).
+    """
+    raw = pa.nulls(n, pa.string())
+    if kind == "number":
+        return Numbers(np.zeros(n), np.zeros(n, np.bool_), np.zeros(n, np.bool_), raw)
+    return Codes(np.zeros(n, dtype=np.int32), (ABSENT,), raw, None)

@@ -8,7 +8,7 @@ dropped); other columns keep the types the reader infers (from the first block f
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ def _parquet(path: Path, batch_size: int) -> BatchSource:
                     and pa.types.is_string(schema.field(n).type)]
     handle = pq.ParquetFile(path, read_dictionary=text_columns, buffer_size=1 << 22,
                             pre_buffer=False)
-    batches = handle.iter_batches(batch_size=batch_size, use_threads=True)
+    batches = handle.iter_batches(batch_size=batch_size, use_threads=False)
     return BatchSource(batches, handle.metadata.num_rows, path.stat().st_size, schema.names,
                        schema.metadata)
 
@@ -129,7 +129,7 @@ def _jsonl(path: Path, batch_size: int) -> BatchSource:
     return BatchSource(batches(), None, path.stat().st_size)
 
 
-def open_source(path: Path, *, batch_size: int = 1 << 18) -> BatchSource:
+def open_source(path: Path, *, batch_size: int = 1 << 16) -> BatchSource:
     """Open a cohort file for streaming.
 
     Parameters
@@ -161,9 +161,14 @@ class BatchWriter:
         Output file (``.parquet`` or ``.csv``).
     schema : pyarrow.Schema
         Schema of every batch.
+    dictionary : sequence of str
+        Columns to dictionary-encode in Parquet besides text and dictionary columns (the score
+        columns, which take few values). Other numbers (identifiers, survival times) are mostly
+        distinct, so hashing them for a dictionary would be wasted work.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, *, dictionary: Sequence[str] = ()
+                 ) -> None:
         fmt = file_format(path)
         if fmt == "jsonl":
             raise InputError.single("out", "output must be Parquet or CSV", value=str(path),
@@ -171,8 +176,15 @@ class BatchWriter:
         self.format = fmt
         if fmt == "parquet":
             self.schema = schema
+            chosen = set(dictionary)
+            encode = [f.name for f in schema if f.name in chosen or pa.types.is_dictionary(f.type)
+                      or pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+            # the score columns, dictionary-encoded to a few bits per row, are already compact:
+            # compressing them again costs more time than it saves space
+            codec = {f.name: "none" if f.name in chosen else "lz4" for f in schema}
             self._parquet: pq.ParquetWriter | None = pq.ParquetWriter(
-                path, schema, compression="lz4", write_statistics=False)
+                path, schema, compression=codec, write_statistics=False, use_dictionary=encode,
+                write_batch_size=1 << 16)
             self._csv: pacsv.CSVWriter | None = None
         else:
             self.schema = pa.schema([f.with_type(f.type.value_type)

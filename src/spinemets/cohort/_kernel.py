@@ -27,7 +27,14 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from spinemets.cohort._columns import cohort_columns, column_for, score_slugs
-from spinemets.cohort._encode import ABSENT, Codes, Numbers, encode_codes, encode_numbers
+from spinemets.cohort._encode import (
+    ABSENT,
+    Codes,
+    Numbers,
+    encode_absent,
+    encode_codes,
+    encode_numbers,
+)
 from spinemets.domain import ANALYTES
 from spinemets.errors import DefinitionError, InputError
 from spinemets.scores import Component, ScoreDefinition, Source, evaluate, registry
@@ -36,6 +43,7 @@ from spinemets.scores._sources import read_source
 __all__ = ["PROBLEM_SCHEMA", "STATUSES", "Kernel", "KernelOutput", "compile_kernel"]
 
 STATUSES = ("complete", "incomplete", "error")
+_STATUS_LABELS = pa.array(STATUSES, pa.string())
 PROBLEM_SCHEMA = pa.schema([
     pa.field("row", pa.int64(), nullable=False),
     pa.field("field", pa.string(), nullable=False),
@@ -143,12 +151,19 @@ class _SourcePlan:
         any_known = np.zeros(n, dtype=np.bool_)
         for name, col in nums.items():
             assert isinstance(col, Numbers)
-            low, high = ANALYTES[name].plausible
+            error |= col.invalid
+            any_known |= col.invalid
+            if not col.known.any():
+                continue
+            any_known |= col.known
+            low, high = (float(b) for b in ANALYTES[name].plausible)
             v = col.values
             with np.errstate(invalid="ignore"):
-                bad = ~np.isfinite(v) | (v < 0) | (v < float(low)) | (v > float(high))
-            error |= col.invalid | (col.known & bad)
-            any_known |= col.known | col.invalid
+                if low >= 0 and np.isfinite(high):  # NaN and infinities fail a comparison
+                    plausible = (v >= low) & (v <= high)
+                else:
+                    plausible = np.isfinite(v) & (v >= max(low, 0.0)) & (v <= high)
+            error |= col.known & ~plausible
         mask = np.zeros(n, dtype=np.uint16)
         done = np.zeros(n, dtype=np.bool_)
         for level in self.src.levels:
@@ -158,14 +173,16 @@ class _SourcePlan:
                 col = nums[crit.analyte]
                 assert isinstance(col, Numbers)
                 threshold = float(crit.threshold)
-                hit = col.values >= threshold if crit.op == ">=" else col.values < threshold
+                with np.errstate(invalid="ignore"):
+                    hit = col.values >= threshold if crit.op == ">=" else col.values < threshold
                 met |= col.known & hit
                 unknown |= ~col.known
             bit = np.uint16(_bits(self.comp, [level.option]))
-            mask[~done & (met | unknown)] |= bit
+            np.bitwise_or(mask, bit, out=mask, where=~done & (met | unknown))
             done |= met
         assert self.src.default is not None
-        mask[~done] |= np.uint16(_bits(self.comp, [self.src.default]))
+        np.bitwise_or(mask, np.uint16(_bits(self.comp, [self.src.default])), out=mask,
+                      where=~done)
         mask[~any_known] = 0
         return _Tabulated(None, mask, error if error.any() else None)
 
@@ -223,16 +240,19 @@ class _ScorePlan:
     components: list[_ComponentPlan]
     columns: tuple[str, ...]
     band_ids: tuple[str, ...]
-    band_of_total: npt.NDArray[np.int8]  # points scores: index by total - low
+    band_labels: pa.Array
+    band_of_total: npt.NDArray[np.int8]  # points scores: index by total - low + 1 (0: < low)
     low: int
     band_of_mask: npt.NDArray[np.int8]  # scales: index by mask of the one component
 
     def evaluate(self, batch: _Batch) -> tuple[
-            npt.NDArray[np.int16], npt.NDArray[np.int8], npt.NDArray[np.int8], BoolArray]:
-        """(total, band index or -1, status index, error flag) for every row.
+            npt.NDArray[np.int16], npt.NDArray[np.int8], npt.NDArray[np.int8],
+            BoolArray | None]:
+        """(total, band index or -1, status index, error flag or None) for every row.
 
-        A component that is not decided adds :data:`_UNDECIDED` points, so a total below zero
-        means incomplete (every table's points are >= 0, checked at compile time).
+        A component that is not decided adds :data:`_UNDECIDED` points, so the total of an
+        incomplete row is below the table's lowest total (checked at compile time) and its band
+        is the -1 at index 0 of ``band_of_total``.
         """
         n = batch.n
         errors: list[BoolArray] = []
@@ -246,22 +266,15 @@ class _ScorePlan:
                 continue
             lut16 = comp.points.take(tab.lut)
             total += lut16 if tab.code is None else lut16.take(tab.code)
-        error = np.logical_or.reduce(errors) if errors else None
         if self.defn.kind == "points":
-            complete = total >= 0
-            top = len(self.band_of_total) - 1
-            band = self.band_of_total.take(np.clip(total - self.low, 0, top))
-            band[~complete] = -1
-        else:
-            complete = band >= 0
+            total -= np.int16(self.low - 1)
+            band = self.band_of_total.take(total, mode="clip")
+            total += np.int16(self.low - 1)
+        status = (band < 0).view(np.int8)  # 0 complete, 1 incomplete
+        error = np.logical_or.reduce(errors) if errors else None
         if error is not None:
-            complete &= ~error
-            band[error] = -1
-        status = (~complete).astype(np.int8)
-        if error is not None:
-            status[error] = 2
-        else:
-            error = np.zeros(n, dtype=np.bool_)
+            np.copyto(band, np.int8(-1), where=error)
+            np.copyto(status, np.int8(2), where=error)
         return total, band, status, error
 
 
@@ -288,39 +301,51 @@ def _score_plan(defn: ScoreDefinition) -> _ScorePlan:
     columns = tuple(dict.fromkeys(c for cp in comps for s in cp.sources for c in s.columns))
     band_ids = tuple(b.id for b in defn.bands)
     low, high = defn.total_range
-    band_of_total = np.full(max(high - low + 1, 1), -1, dtype=np.int8)
+    if high - low >= -_UNDECIDED or len(comps) * -int(_UNDECIDED) > -np.iinfo(np.int16).min:
+        msg = f"{defn.slug}: totals out of the cohort kernel's int16 range"
+        raise DefinitionError(msg)
+    band_of_total = np.full(max(high - low + 2, 1), -1, dtype=np.int8)
     band_of_mask = np.full(1, -1, dtype=np.int8)
     if defn.kind == "points":
         for t in range(low, high + 1):
-            band_of_total[t - low] = band_ids.index(defn.band_for(t).id)
+            band_of_total[t - low + 1] = band_ids.index(defn.band_for(t).id)
     else:
         (comp,) = defn.components
         band_of_mask = np.full(1 << len(comp.options), -1, dtype=np.int8)
         for i, option in enumerate(comp.options):
             band_of_mask[1 << i] = band_ids.index(option.band or "")
-    return _ScorePlan(defn, comps, columns, band_ids, band_of_total, low, band_of_mask)
+    return _ScorePlan(defn, comps, columns, band_ids, pa.array(band_ids, pa.string()),
+                      band_of_total, low, band_of_mask)
 
 
 @dataclass(frozen=True, slots=True)
 class KernelOutput:
-    """Scores of one batch and the problems found in it."""
+    """Scores of one batch, the problems found in it, and its rows per score and status."""
 
     scores: pa.RecordBatch
     problems: pa.RecordBatch
+    status_counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
-def _with_validity(values: npt.NDArray[Any], valid: BoolArray, arrow_type: pa.DataType
+def _with_validity(values: npt.NDArray[Any], valid: BoolArray | None, arrow_type: pa.DataType
                    ) -> pa.Array:
     """An Arrow array over a numpy buffer, null where ``valid`` is false (no per-cell copy)."""
     n = len(values)
-    nulls = n - int(np.count_nonzero(valid))
-    bitmap = None if nulls == 0 else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    bitmap = None
+    nulls = 0
+    if valid is not None:
+        nulls = n - int(np.count_nonzero(valid))
+        if nulls:
+            bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
     return pa.Array.from_buffers(arrow_type, n, [bitmap, pa.py_buffer(values)], nulls)
 
 
-def _dictionary(indices: npt.NDArray[np.int8], labels: Sequence[str]) -> pa.DictionaryArray:
-    idx = _with_validity(np.ascontiguousarray(indices), indices >= 0, pa.int8())
-    return pa.DictionaryArray.from_arrays(idx, pa.array(labels, pa.string()))
+def _dictionary(indices: npt.NDArray[np.int8], labels: pa.Array, *, nullable: bool = True
+                ) -> pa.DictionaryArray:
+    """Dictionary array over kernel indices (-1 = null); indices are in range by construction."""
+    indices = np.ascontiguousarray(indices)
+    idx = _with_validity(indices, indices >= 0 if nullable else None, pa.int8())
+    return pa.DictionaryArray.from_arrays(idx, labels, safe=False)
 
 
 class Kernel:
@@ -357,7 +382,10 @@ class Kernel:
         for name in names:
             spec = self.columns[name]
             index = batch.schema.get_field_index(name)
-            arr = batch.column(index) if index >= 0 else pa.nulls(n, pa.string())
+            if index < 0:
+                out[name] = encode_absent(n, spec.kind)
+                continue
+            arr = batch.column(index)
             if isinstance(arr, pa.ChunkedArray):
                 arr = arr.combine_chunks()
             out[name] = encode_numbers(arr) if spec.kind == "number" else encode_codes(
@@ -387,19 +415,27 @@ class Kernel:
         context = _Batch(cols, batch.num_rows)
         arrays: list[pa.Array] = []
         problems: dict[tuple[int, str, str | None, str], list[str]] = {}
+        counts: dict[str, Mapping[str, int]] = {}
         for plan in self.plans:
             total, band, status, error = plan.evaluate(context)
-            has_total = (status == 0) & (plan.defn.kind == "points")
-            arrays.append(_with_validity(total, has_total, pa.int16()))
-            band_arr = _dictionary(band, plan.band_ids)
-            status_arr = _dictionary(status, STATUSES)
+            not_complete = int(np.count_nonzero(status))
+            errors = 0 if error is None else int(np.count_nonzero(error))
+            counts[plan.defn.slug] = dict(zip(STATUSES, (
+                batch.num_rows - not_complete, not_complete - errors, errors), strict=True))
+            if plan.defn.kind == "points":
+                arrays.append(_with_validity(total, status == 0, pa.int16()))
+            else:
+                arrays.append(pa.nulls(len(total), pa.int16()))
+            band_arr = _dictionary(band, plan.band_labels)
+            status_arr = _dictionary(status, _STATUS_LABELS, nullable=False)
             if strings:
                 band_arr, status_arr = band_arr.cast(pa.string()), status_arr.cast(pa.string())
             arrays += [band_arr, status_arr]
-            for row in np.flatnonzero(error).tolist():
-                self._explain(plan, cols, row, first_row, problems)
+            if error is not None:
+                for row in np.flatnonzero(error).tolist():
+                    self._explain(plan, cols, row, first_row, problems)
         return KernelOutput(pa.RecordBatch.from_arrays(arrays, schema=self.output_schema(
-            strings=strings)), _problem_batch(problems))
+            strings=strings)), _problem_batch(problems), counts)
 
     def _explain(self, plan: _ScorePlan, cols: Mapping[str, Encoded], row: int, first_row: int,
                  problems: dict[tuple[int, str, str | None, str], list[str]]) -> None:
