@@ -200,6 +200,15 @@ class BatchWriter:
         assert self._csv is not None
         self._csv.write_batch(batch.cast(self.schema))
 
+    def write_many(self, batches: Sequence[pa.RecordBatch]) -> None:
+        """Append consecutive batches; in Parquet they make one row group."""
+        if self._parquet is not None:
+            self._parquet.write_table(pa.Table.from_batches(batches, schema=self.schema),
+                                      row_group_size=sum(b.num_rows for b in batches) or None)
+            return
+        for batch in batches:
+            self.write(batch)
+
     def close(self) -> None:
         """Finish the file."""
         if self._parquet is not None:

@@ -11,6 +11,7 @@ and scoring threads run at a lower priority (Linux) and fill the cores around it
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import sys
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -117,45 +118,83 @@ def _lower_priority() -> None:
         return
 
 
-def _prefetch(source: Iterator[T], depth: int) -> Iterator[T]:
-    """Run ``source`` in a background thread, at most ``depth`` items ahead of the consumer."""
-    buffer: queue.Queue[T | BaseException | None] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+_END = object()  # the reader has no more items
 
-    def pump() -> None:
+
+class _Prefetch(Generic[T]):
+    """Run ``source`` in a background thread, at most ``depth`` items ahead of the consumer.
+
+    Use as a context manager; :meth:`get` blocks for the next item, :meth:`peek_ready` returns it
+    only if it is already there. Both return ``_END`` after the last item and re-raise an
+    exception of the source.
+    """
+
+    def __init__(self, source: Iterator[T], depth: int) -> None:
+        self._buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._source = source
+        self._held: Any = None
+        self._thread = threading.Thread(target=self._pump, name="cohort-reader", daemon=True)
+
+    def _pump(self) -> None:
         _lower_priority()
         try:
-            for item in source:
-                if stop.is_set():
+            for item in self._source:
+                if self._stop.is_set():
                     return
-                buffer.put(item)
+                self._buffer.put(item)
         except BaseException as exc:  # handed to the consumer, re-raised there
-            buffer.put(exc)
+            self._buffer.put(exc)
             return
-        buffer.put(None)
+        self._buffer.put(_END)
 
-    thread = threading.Thread(target=pump, name="cohort-reader", daemon=True)
-    thread.start()
-    try:
-        while (item := buffer.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a reader waiting on a full buffer
+    def __enter__(self) -> _Prefetch[T]:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a reader waiting on a full buffer
             try:
-                buffer.get_nowait()
+                self._buffer.get_nowait()
             except queue.Empty:
-                thread.join(0.01)
+                self._thread.join(0.01)
+
+    def _checked(self, item: Any) -> Any:
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def get(self) -> Any:
+        """The next item (blocking), or ``_END``."""
+        if self._held is not None:
+            item, self._held = self._held, None
+            return self._checked(item)
+        return self._checked(self._buffer.get())
+
+    def peek_ready(self) -> Any:
+        """The next item if it is already read, else None (it stays next)."""
+        if self._held is None:
+            try:
+                self._held = self._buffer.get_nowait()
+            except queue.Empty:
+                return None
+        return self._checked(self._held)
+
+
+#: Rows written as one Parquet row group at most, when scored batches are waiting.
+_GROUP_ROWS = 1 << 18
 
 
 def _scored(source: Iterator[pa.RecordBatch], kernel: Kernel, workers: int
-            ) -> Iterator[tuple[pa.RecordBatch, KernelOutput]]:
-    """Score batches on ``workers`` threads; results come back in file order.
+            ) -> Iterator[list[tuple[pa.RecordBatch, KernelOutput]]]:
+    """Score batches on ``workers`` threads; yield runs of scored batches in file order.
 
     The reader thread submits each batch to the pool as soon as it is read, so scoring never
-    waits on the writer; at most ``2 * workers`` scored batches wait to be written.
+    waits on the writer; at most ``2 * workers`` scored batches wait to be written. Each run
+    holds the next scored batch and those after it that are already scored (up to
+    :data:`_GROUP_ROWS` rows), so the writer makes one row group of what piled up while it was
+    busy. The first batch is scored in growing slices, so that writing starts early.
     """
     with ThreadPoolExecutor(max_workers=workers, initializer=_lower_priority) as pool:
         first_row = 1
@@ -166,8 +205,35 @@ def _scored(source: Iterator[pa.RecordBatch], kernel: Kernel, workers: int
             first_row += batch.num_rows
             return batch, future
 
-        for batch, future in _prefetch(map(submit, source), 2 * workers):
-            yield batch, future.result()
+        with _Prefetch(map(submit, _ramp(source)), 2 * workers) as scored:
+            item = scored.get()
+            while item is not _END:
+                run: list[tuple[pa.RecordBatch, KernelOutput]] = []
+                rows = 0
+                while item is not _END:
+                    batch, future = item
+                    run.append((batch, future.result()))
+                    rows += batch.num_rows
+                    item = scored.peek_ready()
+                    if item is None or item is _END or rows >= _GROUP_ROWS or \
+                            not item[1].done():
+                        break
+                    item = scored.get()
+                yield run
+                if item is not _END:
+                    item = scored.get()
+
+
+def _ramp(source: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches of ``source``, the first one cut into slices of 1/8, 1/4 and 5/8."""
+    first = next(source, None)
+    if first is None:
+        return
+    n = first.num_rows
+    cuts = sorted({0, n // 8, n // 8 + n // 4, n})
+    for start, stop in itertools.pairwise(cuts):
+        yield first.slice(start, stop - start)
+    yield from source
 
 
 def score_file(
@@ -223,20 +289,24 @@ def score_file(
     kept: list[str] = []
     sidecar = pacsv.CSVWriter(problems_path, PROBLEM_SCHEMA)
     try:
-        for batch, result in _scored(src.batches, kernel, workers or os.cpu_count() or 1):
+        for run in _scored(src.batches, kernel, workers or os.cpu_count() or 1):
             if writer is None:
-                kept = _keep_columns(batch.schema, keep, set(out_schema.names))
-                schema = pa.schema([batch.schema.field(n) for n in kept] + list(out_schema),
+                first = run[0][0].schema
+                kept = _keep_columns(first, keep, set(out_schema.names))
+                schema = pa.schema([first.field(n) for n in kept] + list(out_schema),
                                    metadata=src.metadata)
                 writer = BatchWriter(out, schema, dictionary=out_schema.names)
-            columns = [batch.column(batch.schema.get_field_index(n)) for n in kept]
-            writer.write(pa.RecordBatch.from_arrays(columns + result.scores.columns,
-                                                    schema=schema))
-            sidecar.write_batch(result.problems)
-            summary.rows += batch.num_rows
-            summary.add_statuses(result.status_counts)
-            summary.add_problems(result.problems)
-            advance(batch.num_rows)
+            writer.write_many([
+                pa.RecordBatch.from_arrays(
+                    [batch.column(batch.schema.get_field_index(n)) for n in kept]
+                    + result.scores.columns, schema=schema)
+                for batch, result in run])
+            for batch, result in run:
+                sidecar.write_batch(result.problems)
+                summary.rows += batch.num_rows
+                summary.add_statuses(result.status_counts)
+                summary.add_problems(result.problems)
+                advance(batch.num_rows)
     finally:
         stop()
         sidecar.close()
