@@ -54,6 +54,7 @@ PROBLEM_SCHEMA = pa.schema([
 
 Mask = npt.NDArray[np.uint16]
 _SMALL_CARD = 256  # tabulate every code of a small domain instead of finding those present
+_KEPT_TABLES = 64  # tabulated domains kept per source (a file rarely has more dictionaries)
 _UNDECIDED = np.int16(-1024)  # points of an undecided component: any total < 0 is incomplete
 BoolArray = npt.NDArray[np.bool_]
 Encoded = Codes | Numbers
@@ -82,12 +83,10 @@ class _Batch:
     def __init__(self, cols: Mapping[str, Encoded], n: int) -> None:
         self.cols = cols
         self.n = n
-        self._codes: dict[tuple[str, ...], tuple[npt.NDArray[np.int32], list[Codes],
-                                                 list[int]]] = {}
+        self._codes: dict[tuple[str, ...], _Group] = {}
 
-    def codes(self, columns: tuple[str, ...]) -> tuple[npt.NDArray[np.int32], list[Codes],
-                                                      list[int]]:
-        """(combined code per row, the columns' codes, codes present) for a column group."""
+    def codes(self, columns: tuple[str, ...]) -> _Group:
+        """The combined code per row of a column group, and what each code stands for."""
         hit = self._codes.get(columns)
         if hit is None:
             parts = [self.cols[c] for c in columns]
@@ -97,11 +96,29 @@ class _Batch:
             for extra in codes_list[1:]:
                 code = code * extra.card + extra.codes
                 card *= extra.card
-            present = (list(range(card)) if card <= _SMALL_CARD else
-                       np.flatnonzero(np.bincount(code, minlength=card)).tolist())
-            hit = (code, codes_list, present)
+            present = None if card <= _SMALL_CARD else \
+                np.flatnonzero(np.bincount(code, minlength=card)).tolist()
+            hit = _Group(code, codes_list, card, present)
             self._codes[columns] = hit
         return hit
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Combined codes of a column group in one batch."""
+
+    code: npt.NDArray[np.int32]
+    parts: list[Codes]
+    card: int
+    present: list[int] | None  # None: a small domain, every code is tabulated
+
+    def values(self, k: int) -> tuple[Any, ...]:
+        """The cell values that combined code ``k`` stands for."""
+        values: list[Any] = []
+        for part in reversed(self.parts):
+            k, own = divmod(k, part.card)
+            values.append(part.values[own])
+        return tuple(reversed(values))
 
 
 @dataclass
@@ -113,6 +130,8 @@ class _SourcePlan:
     columns: tuple[str, ...]
     inputs: tuple[str, ...]
     cache: dict[tuple[Any, ...], tuple[int, bool]] = field(default_factory=dict)
+    luts: dict[tuple[tuple[Any, ...], ...], tuple[Mask, BoolArray | None]] = field(
+        default_factory=dict)
 
     def _answer(self, values: tuple[Any, ...]) -> tuple[int, bool]:
         hit = self.cache.get(values)
@@ -128,21 +147,29 @@ class _SourcePlan:
         return hit
 
     def tabulate(self, batch: _Batch) -> _Tabulated:
-        """Possible-category masks (0 = no reading) and error flags for the batch."""
+        """Possible-category masks (0 = no reading) and error flags for the batch.
+
+        A small domain is tabulated whole and kept for the next batch with the same values
+        (the same Parquet dictionary, the same integer range), so most batches only look up.
+        """
         if self.src.kind == "lab_criteria":
             return self._labs(batch)
-        code, codes_list, present = batch.codes(self.columns)
-        size = int(code.max()) + 1 if batch.n else 1
-        mask_lut = np.zeros(max(size, max(present, default=0) + 1), dtype=np.uint16)
-        err_lut = np.zeros(len(mask_lut), dtype=np.bool_)
-        for k in present:
-            values: list[Any] = []
-            rest = k
-            for extra in reversed(codes_list):
-                rest, own = divmod(rest, extra.card)
-                values.append(extra.values[own])
-            mask_lut[k], err_lut[k] = self._answer(tuple(reversed(values)))
-        return _Tabulated(code, mask_lut, err_lut.take(code) if err_lut.any() else None)
+        group = batch.codes(self.columns)
+        key = None if group.present is not None else tuple(p.values for p in group.parts)
+        luts = None if key is None else self.luts.get(key)
+        if luts is None:
+            mask_lut: Mask = np.zeros(group.card, dtype=np.uint16)
+            errs: BoolArray = np.zeros(group.card, dtype=np.bool_)
+            for k in range(group.card) if group.present is None else group.present:
+                mask_lut[k], errs[k] = self._answer(group.values(k))
+            luts = (mask_lut, errs if errs.any() else None)
+            if key is not None:
+                if len(self.luts) >= _KEPT_TABLES:
+                    self.luts.clear()
+                self.luts[key] = luts
+        mask_lut, err_lut = luts
+        return _Tabulated(group.code, mask_lut, None if err_lut is None else
+                          err_lut.take(group.code))
 
     def _labs(self, batch: _Batch) -> _Tabulated:
         nums = {name: batch.cols[c] for name, c in zip(self.inputs, self.columns, strict=True)}
