@@ -2,7 +2,8 @@
 speed-up over scoring the same rows one at a time through the single-case API.
 
 Run: ``.venv/bin/python benchmarks/bench_cohort.py [--sizes 1000000 10000000] [--dir /tmp]``.
-Each size is scored in a fresh subprocess so that its peak RSS is its own. Prints figures only.
+Each size is scored ``--repeat`` times, each in a fresh subprocess so that its peak RSS and its
+start-up are its own; the median rate and the range are printed. Prints figures only.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import contextlib
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -72,6 +74,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/spinemets-bench"))
     parser.add_argument("--per-row-sample", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="fresh processes per size; the median is reported (the VM is noisy)")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
 
@@ -85,12 +89,18 @@ def main() -> None:
         if per_row is None:
             per_row = _per_row_rate(source, args.per_row_sample)
         out = args.dir / f"scored_{n}.parquet"
-        proc = subprocess.run([sys.executable, __file__, "--child", str(source), str(out)],
-                              check=True, capture_output=True, text=True)
-        figures = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(f"{n:>10} rows: {figures['rows_per_second']:,.0f} rows/s end to end "
-              f"({figures['seconds']:.2f} s), peak RSS {figures['peak_rss_mb']:.0f} MB, "
-              f"{figures['rows_per_second'] / per_row:,.0f}x the per-row path "
+        runs = []
+        for _ in range(args.repeat):
+            proc = subprocess.run([sys.executable, __file__, "--child", str(source), str(out)],
+                                  check=True, capture_output=True, text=True)
+            runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        rates = sorted(r["rows_per_second"] for r in runs)
+        median = statistics.median(rates)
+        print(f"{n:>10} rows: {median:,.0f} rows/s end to end, median of {len(runs)} runs "
+              f"(range {rates[0]:,.0f}-{rates[-1]:,.0f}; "
+              f"{statistics.median(r['seconds'] for r in runs):.2f} s), "
+              f"peak RSS {max(r['peak_rss_mb'] for r in runs):.0f} MB, "
+              f"{median / per_row:,.0f}x the per-row path "
               f"({per_row:,.0f} rows/s over all scores)", flush=True)
 
 

@@ -60,6 +60,7 @@ class BatchSource:
     size_bytes: int
     names: list[str] | None = None
     metadata: dict[bytes, bytes] | None = None
+    schema: pa.Schema | None = None  # of every batch, when known before reading (Parquet)
 
 
 def _parquet(path: Path, batch_size: int) -> BatchSource:
@@ -71,7 +72,7 @@ def _parquet(path: Path, batch_size: int) -> BatchSource:
                             pre_buffer=False)
     batches = handle.iter_batches(batch_size=batch_size, use_threads=False)
     return BatchSource(batches, handle.metadata.num_rows, path.stat().st_size, schema.names,
-                       schema.metadata)
+                       schema.metadata, handle.schema_arrow)
 
 
 def _csv(path: Path, batch_size: int) -> BatchSource:

@@ -11,6 +11,7 @@ and scoring threads run at a lower priority (Linux) and fill the cores around it
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -186,9 +187,10 @@ class _Prefetch(Generic[T]):
 _GROUP_ROWS = 1 << 18
 
 
+@contextlib.contextmanager
 def _scored(source: Iterator[pa.RecordBatch], kernel: Kernel, workers: int
-            ) -> Iterator[list[tuple[pa.RecordBatch, KernelOutput]]]:
-    """Score batches on ``workers`` threads; yield runs of scored batches in file order.
+            ) -> Iterator[Iterator[list[tuple[pa.RecordBatch, KernelOutput]]]]:
+    """Start reading and scoring on ``workers`` threads; give runs of scored batches in order.
 
     The reader thread submits each batch to the pool as soon as it is read, so scoring never
     waits on the writer; at most ``2 * workers`` scored batches wait to be written. Each run
@@ -202,26 +204,32 @@ def _scored(source: Iterator[pa.RecordBatch], kernel: Kernel, workers: int
         def submit(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, Future[KernelOutput]]:
             nonlocal first_row
             future = pool.submit(kernel.run, batch, first_row=first_row)
+            if first_row == 1:  # the first slice fills the kernel's tables: let it run alone
+                wait([future])
             first_row += batch.num_rows
             return batch, future
 
         with _Prefetch(map(submit, _ramp(source)), 2 * workers) as scored:
+            yield _runs(scored)
+
+
+def _runs(scored: _Prefetch[tuple[pa.RecordBatch, Future[KernelOutput]]]
+          ) -> Iterator[list[tuple[pa.RecordBatch, KernelOutput]]]:
+    item = scored.get()
+    while item is not _END:
+        run: list[tuple[pa.RecordBatch, KernelOutput]] = []
+        rows = 0
+        while item is not _END:
+            batch, future = item
+            run.append((batch, future.result()))
+            rows += batch.num_rows
+            item = scored.peek_ready()
+            if item is None or item is _END or rows >= _GROUP_ROWS or not item[1].done():
+                break
             item = scored.get()
-            while item is not _END:
-                run: list[tuple[pa.RecordBatch, KernelOutput]] = []
-                rows = 0
-                while item is not _END:
-                    batch, future = item
-                    run.append((batch, future.result()))
-                    rows += batch.num_rows
-                    item = scored.peek_ready()
-                    if item is None or item is _END or rows >= _GROUP_ROWS or \
-                            not item[1].done():
-                        break
-                    item = scored.get()
-                yield run
-                if item is not _END:
-                    item = scored.get()
+        yield run
+        if item is not _END:
+            item = scored.get()
 
 
 def _ramp(source: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -287,26 +295,33 @@ def score_file(
     out_schema = kernel.output_schema()
     writer: BatchWriter | None = None
     kept: list[str] = []
+
+    def open_writer(batches: pa.Schema) -> tuple[BatchWriter, pa.Schema]:
+        nonlocal kept
+        kept = _keep_columns(batches, keep, set(out_schema.names))
+        schema = pa.schema([batches.field(n) for n in kept] + list(out_schema),
+                           metadata=src.metadata)
+        return BatchWriter(out, schema, dictionary=out_schema.names), schema
+
     sidecar = pacsv.CSVWriter(problems_path, PROBLEM_SCHEMA)
     try:
-        for run in _scored(src.batches, kernel, workers or os.cpu_count() or 1):
-            if writer is None:
-                first = run[0][0].schema
-                kept = _keep_columns(first, keep, set(out_schema.names))
-                schema = pa.schema([first.field(n) for n in kept] + list(out_schema),
-                                   metadata=src.metadata)
-                writer = BatchWriter(out, schema, dictionary=out_schema.names)
-            writer.write_many([
-                pa.RecordBatch.from_arrays(
-                    [batch.column(batch.schema.get_field_index(n)) for n in kept]
-                    + result.scores.columns, schema=schema)
-                for batch, result in run])
-            for batch, result in run:
-                sidecar.write_batch(result.problems)
-                summary.rows += batch.num_rows
-                summary.add_statuses(result.status_counts)
-                summary.add_problems(result.problems)
-                advance(batch.num_rows)
+        with _scored(src.batches, kernel, workers or os.cpu_count() or 1) as runs:
+            if src.schema is not None:  # open the output while the first batch is read
+                writer, schema = open_writer(src.schema)
+            for run in runs:
+                if writer is None:
+                    writer, schema = open_writer(run[0][0].schema)
+                writer.write_many([
+                    pa.RecordBatch.from_arrays(
+                        [batch.column(batch.schema.get_field_index(n)) for n in kept]
+                        + result.scores.columns, schema=schema)
+                    for batch, result in run])
+                for batch, result in run:
+                    sidecar.write_batch(result.problems)
+                    summary.rows += batch.num_rows
+                    summary.add_statuses(result.status_counts)
+                    summary.add_problems(result.problems)
+                    advance(batch.num_rows)
     finally:
         stop()
         sidecar.close()
