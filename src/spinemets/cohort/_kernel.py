@@ -328,7 +328,11 @@ def _score_plan(defn: ScoreDefinition) -> _ScorePlan:
     columns = tuple(dict.fromkeys(c for cp in comps for s in cp.sources for c in s.columns))
     band_ids = tuple(b.id for b in defn.bands)
     low, high = defn.total_range
-    if high - low >= -_UNDECIDED or len(comps) * -int(_UNDECIDED) > -np.iinfo(np.int16).min:
+    # an incomplete total (at most high + _UNDECIDED) must fall below low, and every total,
+    # shifted by low - 1 for the band lookup, must fit in int16
+    lowest = len(comps) * int(_UNDECIDED) - abs(low) - 1
+    if high - low >= -_UNDECIDED or lowest < np.iinfo(np.int16).min or \
+            high + abs(low) + 1 > np.iinfo(np.int16).max:
         msg = f"{defn.slug}: totals out of the cohort kernel's int16 range"
         raise DefinitionError(msg)
     band_of_total = np.full(max(high - low + 2, 1), -1, dtype=np.int8)

@@ -215,6 +215,7 @@ def _scored(source: Iterator[pa.RecordBatch], kernel: Kernel, workers: int
 
 def _runs(scored: _Prefetch[tuple[pa.RecordBatch, Future[KernelOutput]]]
           ) -> Iterator[list[tuple[pa.RecordBatch, KernelOutput]]]:
+    """Runs of scored batches: the next one (waiting for it) and those already scored after it."""
     item = scored.get()
     while item is not _END:
         run: list[tuple[pa.RecordBatch, KernelOutput]] = []
