@@ -90,6 +90,29 @@ def _as_bool_array(arr: pa.Array) -> BoolArray:
     return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=np.bool_)
 
 
+def _unpack(buffer: pa.Buffer, offset: int, n: int) -> npt.NDArray[np.uint8]:
+    """Bits ``offset .. offset + n`` of an Arrow bitmap as 0/1 bytes."""
+    return np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), count=offset + n,
+                         bitorder="little")[offset:]
+
+
+def _data(arr: pa.Array) -> npt.NDArray[Any]:
+    """The value buffer of a fixed-width array, zero-copy; null cells hold unspecified values."""
+    dtype = np.dtype(arr.type.to_pandas_dtype())
+    buffer = arr.buffers()[1]
+    if buffer is None:
+        return np.zeros(len(arr), dtype=dtype)
+    return np.frombuffer(buffer, dtype=dtype, count=arr.offset + len(arr))[arr.offset:]
+
+
+def _bool_values(arr: pa.Array) -> npt.NDArray[np.uint8]:
+    """The value bitmap of a boolean array as 0/1 bytes; null cells hold unspecified values."""
+    buffer = arr.buffers()[1]
+    if buffer is None:
+        return np.zeros(len(arr), dtype=np.uint8)
+    return _unpack(buffer, arr.offset, len(arr))
+
+
 def _valid(arr: pa.Array) -> BoolArray:
     """True where the cell is not null, read from the validity bitmap (no compute call)."""
     n = len(arr)
@@ -102,9 +125,7 @@ def _valid(arr: pa.Array) -> BoolArray:
     bitmap = arr.buffers()[0]
     if bitmap is None:  # a type without a validity bitmap (unions...): ask Arrow
         return _as_bool_array(pc.is_valid(arr))
-    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), count=arr.offset + n,
-                         bitorder="little")
-    return bits[arr.offset:].view(np.bool_)
+    return _unpack(bitmap, arr.offset, n).view(np.bool_)
 
 
 def _filled(arr: pa.Array, fill: Any) -> npt.NDArray[Any]:
@@ -115,9 +136,8 @@ def _filled(arr: pa.Array, fill: Any) -> npt.NDArray[Any]:
         return np.full(len(arr), fill)
     if (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)) and \
             arr.null_count < len(arr):
-        dtype = np.dtype(arr.type.to_pandas_dtype())
-        data = np.frombuffer(arr.buffers()[1], dtype=dtype, count=arr.offset + len(arr))
-        return np.where(_valid(arr), data[arr.offset:], np.asarray(fill, dtype=dtype))
+        data = _data(arr)
+        return np.where(_valid(arr), data, np.asarray(fill, dtype=data.dtype))
     return np.asarray(arr.fill_null(fill).to_numpy(zero_copy_only=False))
 
 
@@ -156,25 +176,6 @@ def _int_values(arr: pa.Array) -> tuple[npt.NDArray[np.int64], BoolArray, BoolAr
     known = np.zeros(n, dtype=np.bool_)
     invalid = _valid(arr)  # floats, booleans...: not whole numbers
     return np.zeros(n, dtype=np.int64), known, invalid
-
-
-def _data(arr: pa.Array) -> npt.NDArray[Any]:
-    """The value buffer of a fixed-width array, zero-copy; null cells hold unspecified values."""
-    dtype = np.dtype(arr.type.to_pandas_dtype())
-    buffer = arr.buffers()[1]
-    if buffer is None:
-        return np.zeros(len(arr), dtype=dtype)
-    return np.frombuffer(buffer, dtype=dtype, count=arr.offset + len(arr))[arr.offset:]
-
-
-def _bits(arr: pa.Array) -> npt.NDArray[np.uint8]:
-    """The value bitmap of a boolean array as 0/1 bytes; null cells hold unspecified values."""
-    n = len(arr)
-    buffer = arr.buffers()[1]
-    if buffer is None:
-        return np.zeros(n, dtype=np.uint8)
-    return np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), count=arr.offset + n,
-                         bitorder="little")[arr.offset:]
 
 
 def _with_special(raw: pa.Array, codes: IntArray, domain: tuple[Any, ...],
@@ -240,7 +241,7 @@ def _codes_boolean(arr: pa.Array) -> Codes:
     if pa.types.is_boolean(arr.type):
         if arr.null_count == n:
             return Codes(np.zeros(n, dtype=np.int32), (ABSENT,), arr, None)
-        codes = _bits(arr).astype(np.int32)
+        codes = _bool_values(arr).astype(np.int32)
         return _with_special(arr, codes, (False, True),
                              _valid(arr) if arr.null_count else None, None)
     codes = np.zeros(n, dtype=np.int32)
