@@ -162,13 +162,17 @@ class BatchWriter:
         Output file (``.parquet`` or ``.csv``).
     schema : pyarrow.Schema
         Schema of every batch.
-    dictionary : sequence of str
+    dictionary : sequence of str, optional
         Columns to dictionary-encode in Parquet besides text and dictionary columns (the score
         columns, which take few values). Other numbers (identifiers, survival times) are mostly
-        distinct, so hashing them for a dictionary would be wasted work.
+        distinct, so hashing them for a dictionary would be wasted work. Default: every column.
+    uncompressed : sequence of str
+        Columns written without LZ4 (the dictionary-encoded score columns, already a few bits
+        per row, for which compression costs more time than it saves space).
     """
 
-    def __init__(self, path: Path, schema: pa.Schema, *, dictionary: Sequence[str] = ()
+    def __init__(self, path: Path, schema: pa.Schema, *,
+                 dictionary: Sequence[str] | None = None, uncompressed: Sequence[str] = ()
                  ) -> None:
         fmt = file_format(path)
         if fmt == "jsonl":
@@ -177,12 +181,14 @@ class BatchWriter:
         self.format = fmt
         if fmt == "parquet":
             self.schema = schema
-            chosen = set(dictionary)
-            encode = [f.name for f in schema if f.name in chosen or pa.types.is_dictionary(f.type)
-                      or pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-            # the score columns, dictionary-encoded to a few bits per row, are already compact:
-            # compressing them again costs more time than it saves space
-            codec = {f.name: "none" if f.name in chosen else "lz4" for f in schema}
+            encode: bool | list[str] = True
+            if dictionary is not None:
+                chosen = set(dictionary)
+                encode = [f.name for f in schema
+                          if f.name in chosen or pa.types.is_dictionary(f.type)
+                          or pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+            plain = set(uncompressed)
+            codec = {f.name: "none" if f.name in plain else "lz4" for f in schema}
             self._parquet: pq.ParquetWriter | None = pq.ParquetWriter(
                 path, schema, compression=codec, write_statistics=False, use_dictionary=encode,
                 write_batch_size=1 << 16)

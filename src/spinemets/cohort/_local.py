@@ -302,7 +302,8 @@ def score_file(
         kept = _keep_columns(batches, keep, set(out_schema.names))
         schema = pa.schema([batches.field(n) for n in kept] + list(out_schema),
                            metadata=src.metadata)
-        return BatchWriter(out, schema, dictionary=out_schema.names), schema
+        return BatchWriter(out, schema, dictionary=out_schema.names,
+                           uncompressed=out_schema.names), schema
 
     sidecar = pacsv.CSVWriter(problems_path, PROBLEM_SCHEMA)
     try:

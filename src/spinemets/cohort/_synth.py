@@ -232,7 +232,7 @@ def synth_file(path: Path, n: int, seed: int) -> int:
         for rows, chunk_seed in synth_batches(n, seed):
             table = synth_table(rows, chunk_seed, first_id=first)
             if writer is None:
-                writer = BatchWriter(path, table.schema, dictionary=list(cohort_columns()))
+                writer = BatchWriter(path, table.schema)
             for batch in table.to_batches(max_chunksize=1 << 18):
                 writer.write(batch)
             first += rows
