@@ -172,40 +172,49 @@ class _SourcePlan:
                           err_lut.take(group.code))
 
     def _labs(self, batch: _Batch) -> _Tabulated:
-        nums = {name: batch.cols[c] for name, c in zip(self.inputs, self.columns, strict=True)}
+        nums: dict[str, Numbers] = {}
+        for name, column in zip(self.inputs, self.columns, strict=True):
+            col = batch.cols[column]
+            assert isinstance(col, Numbers)
+            nums[name] = col
         n = batch.n
         error = np.zeros(n, dtype=np.bool_)
         any_known = np.zeros(n, dtype=np.bool_)
         for name, col in nums.items():
-            assert isinstance(col, Numbers)
-            error |= col.invalid
-            any_known |= col.invalid
+            if col.invalid.any():
+                error |= col.invalid
+                any_known |= col.invalid
             if not col.known.any():
                 continue
             any_known |= col.known
             low, high = (float(b) for b in ANALYTES[name].plausible)
+            low = max(low, 0.0)
             v = col.values
-            with np.errstate(invalid="ignore"):
-                if low >= 0 and np.isfinite(high):  # NaN and infinities fail a comparison
-                    plausible = (v >= low) & (v <= high)
-                else:
-                    plausible = np.isfinite(v) & (v >= max(low, 0.0)) & (v <= high)
-            error |= col.known & ~plausible
+            with np.errstate(invalid="ignore"):  # NaN fails both comparisons
+                plausible = (v >= low) & (v <= high)
+            if not np.isfinite(high):
+                plausible &= np.isfinite(v)
+            implausible = ~plausible
+            implausible &= col.known
+            error |= implausible
         mask = np.zeros(n, dtype=np.uint16)
         done = np.zeros(n, dtype=np.bool_)
         for level in self.src.levels:
             met = np.zeros(n, dtype=np.bool_)
-            unknown = np.zeros(n, dtype=np.bool_)
+            all_known = np.ones(n, dtype=np.bool_)
             for crit in level.any:
                 col = nums[crit.analyte]
-                assert isinstance(col, Numbers)
                 threshold = float(crit.threshold)
                 with np.errstate(invalid="ignore"):
                     hit = col.values >= threshold if crit.op == ">=" else col.values < threshold
-                met |= col.known & hit
-                unknown |= ~col.known
+                hit &= col.known
+                met |= hit
+                all_known &= col.known
             bit = np.uint16(_bits(self.comp, [level.option]))
-            np.bitwise_or(mask, bit, out=mask, where=~done & (met | unknown))
+            possible = ~all_known
+            possible |= met
+            possible &= ~done
+            np.bitwise_or(mask, bit, out=mask, where=possible)
             done |= met
         assert self.src.default is not None
         np.bitwise_or(mask, np.uint16(_bits(self.comp, [self.src.default])), out=mask,
