@@ -178,6 +178,11 @@ def _int_values(arr: pa.Array) -> tuple[npt.NDArray[np.int64], BoolArray, BoolAr
     return np.zeros(n, dtype=np.int64), known, invalid
 
 
+def _all_unknown(raw: pa.Array) -> Codes:
+    """Codes of a column with no known cell: one code, ``ABSENT``."""
+    return Codes(np.zeros(len(raw), dtype=np.int32), (ABSENT,), raw, None)
+
+
 def _with_special(raw: pa.Array, codes: IntArray, domain: tuple[Any, ...],
                   known: BoolArray | None, invalid: BoolArray | None) -> Codes:
     """Codes for ``domain`` plus ``ABSENT`` where not ``known`` and ``INVALID`` where invalid.
@@ -198,7 +203,7 @@ def _integer_typed(arr: pa.Array) -> Codes:
     """Codes of an Arrow integer column (no cell can be invalid)."""
     n = len(arr)
     if arr.null_count == n:
-        return Codes(np.zeros(n, dtype=np.int32), (ABSENT,), arr, None)
+        return _all_unknown(arr)
     bounds = pc.min_max(arr)
     low, high = int(bounds["min"].as_py()), int(bounds["max"].as_py())
     known = _valid(arr) if arr.null_count else None
@@ -240,7 +245,7 @@ def _codes_boolean(arr: pa.Array) -> Codes:
     n = len(arr)
     if pa.types.is_boolean(arr.type):
         if arr.null_count == n:
-            return Codes(np.zeros(n, dtype=np.int32), (ABSENT,), arr, None)
+            return _all_unknown(arr)
         codes = _bool_values(arr).astype(np.int32)
         return _with_special(arr, codes, (False, True),
                              _valid(arr) if arr.null_count else None, None)
@@ -330,4 +335,4 @@ def encode_absent(n: int, kind: Kind) -> Codes | Numbers:
     raw = pa.nulls(n, pa.string())
     if kind == "number":
         return Numbers(np.zeros(n), np.zeros(n, np.bool_), np.zeros(n, np.bool_), raw)
-    return Codes(np.zeros(n, dtype=np.int32), (ABSENT,), raw, None)
+    return _all_unknown(raw)
