@@ -254,3 +254,20 @@ def test_skip_link_and_visible_focus(page: Page, live_server: str) -> None:
         " return [s.backgroundColor, s.outlineStyle, s.boxShadow]; })()")
     assert focused_style[0] != "rgba(0, 0, 0, 0)" or focused_style[1] != "none" or (
         focused_style[2] != "none")
+
+
+# lifelines 0.30 calls DataFrame.sum positionally; pandas warns about pandas 4 (third party)
+@pytest.mark.filterwarnings("ignore:Starting with pandas version 4.0 all arguments of sum")
+def test_axe_cohort_validation_report(page: Page, tmp_path: Path, screenshots: Path) -> None:
+    """The researchers' HTML report: no axe violations; wide tables scroll in their own region."""
+    from spinemets.cohort import render_html, score_file, synth_file, validate_file  # noqa: PLC0415
+
+    cohort, scored = tmp_path / "c.parquet", tmp_path / "s.parquet"
+    synth_file(cohort, 5000, 3)
+    score_file(cohort, scored, progress=False)
+    report = tmp_path / "report.html"
+    report.write_text(render_html(validate_file(scored)), encoding="utf-8")
+    page.goto(report.as_uri())
+    assert run_axe(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(screenshots / "cohort-report.png"), full_page=True)

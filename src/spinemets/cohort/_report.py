@@ -18,7 +18,8 @@ _CSS = """
 body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;
 color:#1b1b1b;line-height:1.5}
 table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #71767a;padding:.3rem .6rem;
-text-align:right}th[scope=row],td.text{text-align:left}caption{text-align:left;font-weight:600}
+text-align:right}th[scope=row],td.text{text-align:left}td.long{min-width:12rem}
+.scroll{overflow-x:auto;max-width:100%}caption{text-align:left;font-weight:600}
 .warn{background:#fff1d2;border-left:.4rem solid #b38c00;padding:.6rem 1rem}
 figure{margin:1rem 0}
 """
@@ -32,15 +33,37 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return escape(str(value))
 
 
+def _p_value(p: float | None) -> str:
+    """A p-value as printed in papers: three decimals, or "< 0.001"."""
+    if p is None:
+        return "–"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _calibration_cell(consistent: int, statements: int) -> str:
+    if statements == 0:
+        return "no published figures"
+    return f"{consistent} of {statements}"
+
+
+def _cell_class(value: Any) -> str:
+    """Text left-aligned (long text kept readable); numbers right-aligned."""
+    if not isinstance(value, str):
+        return ""
+    return ' class="text long"' if len(value) > 40 else ' class="text"'
+
+
 def _table(caption: str, head: list[str], rows: list[list[Any]]) -> str:
-    out = [f"<table><caption>{escape(caption)}</caption><thead><tr>"]
+    # A wide table scrolls inside its own keyboard-focusable region, not the page.
+    out = [f'<div class="scroll" role="region" aria-label="{escape(caption)}" tabindex="0">'
+           f"<table><caption>{escape(caption)}</caption><thead><tr>"]
     out += [f'<th scope="col">{escape(h)}</th>' for h in head]
     out.append("</tr></thead><tbody>")
     for row in rows:
         out.append(f'<tr><th scope="row">{_fmt(row[0])}</th>')
-        out += [f"<td>{_fmt(v)}</td>" for v in row[1:]]
+        out += [f"<td{_cell_class(v)}>{_fmt(v)}</td>" for v in row[1:]]
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -88,6 +111,9 @@ def _score_section(s: ScoreValidation) -> str:
                 "CI high", "verdict", "verification", "source"]
         rows = [[c.band, c.statistic, c.months, c.op, c.published, c.observed, c.lower, c.upper,
                  c.verdict, c.verification, c.source] for c in s.calibration]
+        if all(c.months is None for c in s.calibration):  # medians only: no horizon column
+            head.remove("months")
+            rows = [[v for i, v in enumerate(r) if i != 2] for r in rows]
         parts.append(_table("Calibration against published band survival", head, rows))
     parts.append("</section>")
     return "".join(parts)
@@ -111,8 +137,9 @@ def render_html(report: ValidationReport) -> str:
     head = ["score", "complete", "deaths", "bands", "Harrell C", "Uno C", "AUC 3 m", "AUC 6 m",
             "AUC 12 m", "log-rank p", "calibration consistent"]
     rows = [[c["score"], c["complete"], c["events"], c["bands"], c["harrell_c"], c["uno_c"],
-             c.get("auc_3m"), c.get("auc_6m"), c.get("auc_12m"), c["logrank_p"],
-             f'{c["calibration_consistent"]} of {c["calibration_statements"]}'] for c in comp]
+             c.get("auc_3m"), c.get("auc_6m"), c.get("auc_12m"), _p_value(c["logrank_p"]),
+             _calibration_cell(c["calibration_consistent"], c["calibration_statements"])]
+            for c in comp]
     synthetic = (f'<p class="warn"><strong>Synthetic data.</strong> {escape(report.synthetic)}'
                  "</p>" if report.synthetic else "")
     body = "".join(_score_section(s) for s in report.scores)
