@@ -35,9 +35,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 def _p_value(p: float | None) -> str:
     """A p-value as printed in papers: three decimals, or "< 0.001"."""
-    if p is None:
-        return "–"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+    return "< 0.001" if p is not None and p < 0.001 else _fmt(p)
 
 
 def _calibration_cell(consistent: int, statements: int) -> str:
@@ -107,13 +105,12 @@ def _score_section(s: ScoreValidation) -> str:
                  *(g.survival_at[h][0] for h in horizons)] for g in s.groups]
         parts.append(_table("Survival by band", head, rows))
     if s.calibration:
-        head = ["band", "statistic", "months", "op", "published", "observed", "CI low",
-                "CI high", "verdict", "verification", "source"]
-        rows = [[c.band, c.statistic, c.months, c.op, c.published, c.observed, c.lower, c.upper,
-                 c.verdict, c.verification, c.source] for c in s.calibration]
-        if all(c.months is None for c in s.calibration):  # medians only: no horizon column
-            head.remove("months")
-            rows = [[v for i, v in enumerate(r) if i != 2] for r in rows]
+        horizon = any(c.months is not None for c in s.calibration)  # not for medians only
+        head = ["band", "statistic", *(["months"] if horizon else []), "op", "published",
+                "observed", "CI low", "CI high", "verdict", "verification", "source"]
+        rows = [[c.band, c.statistic, *([c.months] if horizon else []), c.op, c.published,
+                 c.observed, c.lower, c.upper, c.verdict, c.verification, c.source]
+                for c in s.calibration]
         parts.append(_table("Calibration against published band survival", head, rows))
     parts.append("</section>")
     return "".join(parts)
