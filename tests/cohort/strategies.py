@@ -99,14 +99,24 @@ def typed_table(records: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(records, schema=schema)
 
 
-def text_table(records: list[dict[str, Any]]) -> pa.Table:
-    """The same rows as a CSV reader gives them: every cell text."""
-    def text(v: Any) -> str | None:
+#: Ways a text file writes an unknown cell, and whitespace it may put around a value.
+UNKNOWN_TEXT = (None, "", "   ", "unknown", " UNKNOWN\t", "Unknown")
+PADDING = ("", " ", "  ", "\t", " \t ")
+
+
+def text_table(records: list[dict[str, Any]], *, messy: bool = False) -> pa.Table:
+    """The same rows as a CSV reader gives them: every cell text.
+
+    ``messy``: unknown cells written in each of the ways of :data:`UNKNOWN_TEXT` and values padded
+    with whitespace, in rotation over the cells (the kernel must read them all alike).
+    """
+    def text(v: Any, k: int) -> str | None:
         if v is None:
-            return None
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return str(v)
+            return UNKNOWN_TEXT[k % len(UNKNOWN_TEXT)] if messy else None
+        value = ("true" if v else "false") if isinstance(v, bool) else str(v)
+        pad = PADDING[k % len(PADDING)] if messy else ""
+        return pad + value + pad[::-1]
 
     names = list(cohort_columns())
-    return pa.table({n: pa.array([text(r[n]) for r in records], pa.string()) for n in names})
+    return pa.table({n: pa.array([text(r[n], i * len(names) + j) for i, r in enumerate(records)],
+                                 pa.string()) for j, n in enumerate(names)})

@@ -22,6 +22,10 @@ CORRUPTIONS = [
     ("albumin_g_per_dl", "35",
      "35.0 g/dL is implausible for albumin (plausible 0.5-7 g/dL); check the unit"),
 ]
+# the allowed values the sidecar names beside the reason (none for a lab column: its unit is fixed)
+ALLOWED = {"kps": "0-100 in steps of 10", "level": "O, C1-C7, T1-T12, L1-L5, S1-S5",
+           "pain": "mechanical, occasional, none", "previous_chemotherapy": "true, false",
+           "albumin_g_per_dl": ""}
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +64,7 @@ def test_every_corrupted_row_is_reported_and_every_other_row_scored(
     expected = {(row, name, "35" if name == "albumin_g_per_dl" else cell, reason)
                 for row, (name, cell, reason) in truth.items()}
     assert reported == expected
+    assert all(r["allowed"] == ALLOWED[r["field"]] for r in sidecar)
     assert summary.rows == 100_000
     assert summary.rows_with_problems == len(truth) == 1000
     scored = pq.read_table(out)

@@ -73,6 +73,29 @@ def test_text_cells_read_like_typed_cells(records: list[dict[str, Any]]) -> None
     assert text.equals(typed)
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows())
+def test_blank_unknown_and_padded_text_cells_read_like_typed_cells(
+        records: list[dict[str, Any]]) -> None:
+    """Every text column, categories included: padding is ignored, blank is unknown."""
+    typed = KERNEL.run(typed_table(records).to_batches()[0])
+    text = KERNEL.run(text_table(records, messy=True).to_batches()[0])
+    assert text.scores.equals(typed.scores)
+    assert text.problems.column("reason").equals(typed.problems.column("reason"))
+    assert text.problems.column("row").equals(typed.problems.column("row"))
+
+
+def test_category_text_cells_are_trimmed_and_blank_is_unknown() -> None:
+    table = pa.table({"frankel": ["", "  ", " D ", "d", " Unknown ", None, "\tE"]})
+    out = KERNEL.run(table.to_batches()[0])
+    status = out.scores.column(out.scores.schema.get_field_index("frankel_status")).to_pylist()
+    assert status == ["incomplete", "incomplete", "complete", "error", "incomplete",
+                      "incomplete", "complete"]
+    problems = out.problems.to_pylist()
+    assert [(p["row"], p["value"], p["reason"], p["allowed"]) for p in problems] == [
+        (4, "d", "'d' is not a valid choice", "A, B, C, D, E")]
+
+
 def test_text_cells_of_the_wrong_kind_are_errors_not_unknown() -> None:
     table = pa.table({"kps": ["80.0", "eighty", " 80 ", "unknown", ""],
                       "previous_chemotherapy": ["yes", "TRUE", "false", None, "1"]})

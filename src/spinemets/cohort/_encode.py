@@ -1,12 +1,14 @@
 """Reading one Arrow column of a cohort batch into integer codes (or numbers) for the kernel.
 
-Every cell becomes one of: a known value, *unknown* (null, empty, ``"unknown"``) or *invalid*
+Every cell becomes one of: a known value, *unknown* (null, blank, ``"unknown"``) or *invalid*
 (a cell that cannot be of the column's kind, e.g. ``"abc"`` in an integer column). Invalid is
 never turned into unknown or zero: the kernel marks the scores that read it as ``error`` and
 reports the cell in the sidecar.
 
 The rules match the single-case readers: integers must be whole numbers (``80.0`` is invalid,
 as it is for ``spinemets score``), booleans must be ``true``/``false`` (any case in text files).
+Text cells of every kind are read the same way first: surrounding whitespace is removed, and a
+blank cell is unknown.
 """
 
 from __future__ import annotations
@@ -150,6 +152,11 @@ def _text_state(arr: pa.Array) -> tuple[pa.Array, BoolArray]:
 
 
 def _codes_string(arr: pa.Array) -> Codes:
+    """Codes of a category column: each distinct text trimmed, blank or null unknown.
+
+    The trimmed text goes to the single-case reader as it is (so ``"d"`` is not ``"D"`` and
+    ``"unknown"`` in any case is unknown there), exactly as the other text columns are read.
+    """
     if pa.types.is_dictionary(arr.type):
         dictionary = arr.dictionary.cast(pa.string())
         indices = arr.indices
@@ -159,7 +166,8 @@ def _codes_string(arr: pa.Array) -> Codes:
         dictionary, indices = encoded.dictionary, encoded.indices
     n_values = len(dictionary)
     codes = np.asarray(_filled(indices, n_values), dtype=np.int32)
-    values = (*dictionary.to_pylist(), ABSENT)
+    values = (*(text or ABSENT
+                for text in pc.utf8_trim_whitespace(dictionary).to_pylist()), ABSENT)
     return Codes(codes, values, arr, None)
 
 

@@ -75,6 +75,14 @@ def _parquet(path: Path, batch_size: int) -> BatchSource:
                        schema.metadata, handle.schema_arrow)
 
 
+#: CSV cells read as empty (unknown): pyarrow's default null markers, pinned here so that what
+#: counts as missing is documented (docs/cohort.md) and does not change with pyarrow. Other
+#: formats carry typed nulls; their text cells follow the one text rule in ``_encode``.
+CSV_MISSING: tuple[str, ...] = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null")
+
+
 def _csv(path: Path, batch_size: int) -> BatchSource:
     header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16))
     names = header.schema.names
@@ -83,7 +91,8 @@ def _csv(path: Path, batch_size: int) -> BatchSource:
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(block_size=max(1 << 20, batch_size * 64)),
-        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+        convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True,
+                                             null_values=list(CSV_MISSING)))
     return BatchSource(iter(reader), None, path.stat().st_size, names)
 
 

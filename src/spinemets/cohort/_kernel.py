@@ -49,8 +49,11 @@ PROBLEM_SCHEMA = pa.schema([
     pa.field("field", pa.string(), nullable=False),
     pa.field("value", pa.string()),
     pa.field("reason", pa.string(), nullable=False),
+    pa.field("allowed", pa.string()),
     pa.field("scores", pa.string(), nullable=False),
 ])
+#: One sidecar line before its scores: row, field, value as in the file, reason, allowed values.
+_ProblemKey = tuple[int, str, str | None, str, str | None]
 
 Mask = npt.NDArray[np.uint16]
 _SMALL_CARD = 256  # tabulate every code of a small domain instead of finding those present
@@ -454,7 +457,7 @@ class Kernel:
         cols = self._encode(batch, needed)
         context = _Batch(cols, batch.num_rows)
         arrays: list[pa.Array] = []
-        problems: dict[tuple[int, str, str | None, str], list[str]] = {}
+        problems: dict[_ProblemKey, list[str]] = {}
         counts: dict[str, Mapping[str, int]] = {}
         for plan in self.plans:
             total, band, status, error = plan.evaluate(context)
@@ -478,7 +481,7 @@ class Kernel:
             strings=strings)), _problem_batch(problems), counts)
 
     def _explain(self, plan: _ScorePlan, cols: Mapping[str, Encoded], row: int, first_row: int,
-                 problems: dict[tuple[int, str, str | None, str], list[str]]) -> None:
+                 problems: dict[_ProblemKey, list[str]]) -> None:
         slug = plan.defn.slug
         inputs = row_inputs(slug, cols, row)
         try:
@@ -487,10 +490,10 @@ class Kernel:
             found = exc.problems
         else:  # the property test keeps this unreachable; never hide a disagreement
             found = ()
-            internal: tuple[int, str, str | None, str] = (
+            internal: _ProblemKey = (
                 first_row + row, "*", None,
                 "internal: the vectorised path flagged an error that the single-case path does "
-                "not reproduce")
+                "not reproduce", None)
             problems.setdefault(internal, []).append(slug)
         for problem in found:
             base = problem.field.split(".", 1)[0]
@@ -498,7 +501,9 @@ class Kernel:
             enc = cols.get(column)
             value = enc.raw[row].as_py() if enc is not None else problem.value  # as in the file
             shown = None if value is None else _text(value)
-            key = (first_row + row, column, shown, problem.message)
+            # a lab column's unit is in its name: the single-case list of units does not apply
+            allowed = None if base in ANALYTES else ", ".join(problem.allowed) or None
+            key = (first_row + row, column, shown, problem.message, allowed)
             problems.setdefault(key, []).append(slug)
 
 
@@ -541,14 +546,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _problem_batch(problems: Mapping[tuple[int, str, str | None, str], list[str]]
-                   ) -> pa.RecordBatch:
+def _problem_batch(problems: Mapping[_ProblemKey, list[str]]) -> pa.RecordBatch:
     keys = sorted(problems, key=lambda k: (k[0], k[1], k[3]))
     return pa.RecordBatch.from_arrays([
         pa.array([k[0] for k in keys], pa.int64()),
         pa.array([k[1] for k in keys], pa.string()),
         pa.array([k[2] for k in keys], pa.string()),
         pa.array([k[3] for k in keys], pa.string()),
+        pa.array([k[4] for k in keys], pa.string()),
         pa.array([",".join(dict.fromkeys(problems[k])) for k in keys], pa.string()),
     ], schema=PROBLEM_SCHEMA)
 

@@ -269,7 +269,7 @@ def score_file(
         Parquet or CSV output: kept input columns then ``<slug>_total``, ``<slug>_band``,
         ``<slug>_status`` for each score.
     problems_path : Path, optional
-        Sidecar CSV of bad cells (row, field, value, reason, scores); default
+        Sidecar CSV of bad cells (row, field, value, reason, allowed, scores); default
         :func:`sidecar_path`.
     slugs : sequence of str, optional
         Scores to compute; default every computable score.

@@ -121,7 +121,7 @@ def score_spark_dataframe(df: Any, *, slugs: Sequence[str] | None = None, keep: 
     Returns
     -------
     (pyspark.sql.DataFrame, pyspark.sql.DataFrame)
-        The scored rows and the problems (row, field, value, reason, scores).
+        The scored rows and the problems (row, field, value, reason, allowed, scores).
     """
     chosen = tuple(slugs) if slugs is not None else present_scores(df.columns)
     kernel = _kernel(chosen)
