@@ -71,7 +71,8 @@ def test_public_api() -> None:
     assert sorted(rules_pkg.__all__) == sorted(
         {"TRIAGE_QUESTIONS", "CrCl", "Fact", "Item", "Plan", "Rule", "TriageOption",
          "TriageQuestion", "TriageResult", "ZoledronicDose", "all_rules", "cockcroft_gault",
-         "plan", "references", "tables", "triage", "triage_case", "triage_rules", "workup",
+         "plan", "references", "tables", "triage", "triage_case", "triage_rules",
+         "warning_sign_questions", "workup",
          "zoledronic_dose", "zoledronic_withhold"})
 
 

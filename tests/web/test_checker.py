@@ -83,8 +83,9 @@ def test_why_list_shows_only_the_answers_that_set_the_level(client: TestClient) 
     for text in ("Do you have cancer", "pain in your back or neck", "stop you sleeping"):
         assert text in why
     assert "fever" not in why
-    # unanswered neurological questions could raise the level, and say so
-    assert "weakness in your arms or legs" in why
+    # unanswered neurological questions could raise the level, and say so above the reasons
+    still_open = page.split("data-open-questions")[1].split("Why we say this")[0]
+    assert "weakness in your arms or legs" in still_open
 
 
 def test_hint_is_shown_and_linked(client: TestClient) -> None:

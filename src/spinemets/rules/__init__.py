@@ -25,6 +25,7 @@ from spinemets.rules._triage import (
     TriageResult,
     triage,
     triage_rules,
+    warning_sign_questions,
 )
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "triage",
     "triage_case",
     "triage_rules",
+    "warning_sign_questions",
     "workup",
     "zoledronic_dose",
     "zoledronic_withhold",

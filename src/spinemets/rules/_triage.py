@@ -28,6 +28,7 @@ __all__ = [
     "TriageRule",
     "triage",
     "triage_rules",
+    "warning_sign_questions",
 ]
 
 Level = Literal["emergency", "urgent", "soon", "routine"]
@@ -103,6 +104,7 @@ _CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "cancer_status": ("known", "suspected", "none", "unknown"),
     "pain_location": ("cervical", "thoracic", "lumbar", "sacral"),
 }
+TRIAGE_QUESTION_IDS: Final[frozenset[str]] = frozenset(q.id for q in TRIAGE_QUESTIONS)
 ANSWER_KEYS: Final[tuple[str, ...]] = (*(q.id for q in TRIAGE_QUESTIONS), "neurological_signs")
 
 _PATIENT_ADVICE: Final[dict[str, str]] = {
@@ -114,6 +116,11 @@ _PATIENT_ADVICE: Final[dict[str, str]] = {
     "routine": "Your answers do not show warning signs. Watch for the warning signs below and "
                "get help at once if any appear.",
 }
+#: Routine so far, but questions that could raise the level or show a warning sign are not
+#: answered (or "not sure"): never "no warning signs".
+_PATIENT_OPEN: Final = ("Your answers are not finished, so we cannot say that you have no warning "
+                        "signs. Please answer the remaining questions. Get help at once if any of "
+                        "the warning signs below appear.")
 _PATIENT_WARNING: Final[dict[bool, str]] = {
     True: "You said yes to a warning sign. If you have cancer, may have cancer, or are not sure, "
           "this can be an emergency: go to the emergency department or call the emergency "
@@ -187,8 +194,14 @@ class TriageResult:
     #: Emergency-rule symptoms answered yes while no emergency rule fired (cancer status no,
     #: not sure or unanswered): the patient advice still routes them to emergency care.
     warning_answers: tuple[str, ...] = ()
-    #: An emergency rule is undecided only for want of an answer (e.g. cancer "not sure").
+    #: A warning-sign symptom was answered yes and an emergency rule is undecided only for want
+    #: of another answer (cancer status "not sure" or unanswered). False while no warning-sign
+    #: symptom is answered yes: an unanswered question is never a possible emergency by itself.
     possible_emergency: bool = False
+    #: Warning signs (the symptoms of the emergency rules) not answered, or answered "not
+    #: sure", while the level is below emergency. Even where they cannot raise the level (no
+    #: cancer), a yes would route the person to emergency care: never "no warning signs".
+    open_warning_signs: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``level``, ``basis``, ``unanswered_could_raise``, advice, citations)."""
@@ -201,11 +214,20 @@ class TriageResult:
             "answers_used": list(self.answers_used),
             "warning_answers": list(self.warning_answers),
             "possible_emergency": self.possible_emergency,
+            "open_warning_signs": list(self.open_warning_signs),
             "patient_advice": self.patient_advice,
             "clinician_advice": self.clinician_advice,
             "warning_signs": list(self.warning_signs),
             "citations": list(self.citations),
         }
+
+
+@cache
+def warning_sign_questions() -> tuple[str, ...]:
+    """The warning signs: the symptoms in the any-of lists of the emergency rules, in order."""
+    names = [c.fact for rule in triage_rules() if rule.level == "emergency"
+             for condition in rule.when for c in condition.any if c.fact is not None]
+    return tuple(dict.fromkeys(names))
 
 
 def _check(key: str, value: Any) -> ProblemDetail | None:
@@ -306,8 +328,9 @@ def triage(answers: Mapping[str, Any]) -> TriageResult:
     for rule in triage_rules():
         result, because, unknown = _evaluate(rule, facts)
         if rule.level == "emergency":
-            warning += [key for key, _ in _reported(rule, facts)]
-            possible_emergency |= result is None and bool(because)
+            reported = [key for key, _ in _reported(rule, facts)]
+            warning += reported
+            possible_emergency |= result is None and bool(reported)
         if result is True:
             hits.append((rule, because))
             level = max(level, rule.level, key=_RANK.__getitem__)
@@ -328,9 +351,11 @@ def triage(answers: Mapping[str, Any]) -> TriageResult:
         basis.append("no triage rule fired on the answers given")
     if level == "emergency":
         warning, possible_emergency = [], False
+    open_signs = () if level == "emergency" else tuple(
+        n for n in warning_sign_questions() if n not in facts and n in TRIAGE_QUESTION_IDS)
     return _result(level, highest, fired, basis, could_raise=could_raise,
                    used=tuple(dict.fromkeys(used)), warning=tuple(dict.fromkeys(warning)),
-                   possible_emergency=possible_emergency)
+                   possible_emergency=possible_emergency, open_signs=open_signs)
 
 
 def _reported(rule: TriageRule, facts: Mapping[str, Fact]) -> list[tuple[str, str]]:
@@ -341,11 +366,14 @@ def _reported(rule: TriageRule, facts: Mapping[str, Fact]) -> list[tuple[str, st
 
 def _result(level: Level, highest: Level, fired: list[TriageRule], basis: list[str], *,
             could_raise: tuple[str, ...], used: tuple[str, ...],
-            warning: tuple[str, ...] = (), possible_emergency: bool = False) -> TriageResult:
+            warning: tuple[str, ...] = (), possible_emergency: bool = False,
+            open_signs: tuple[str, ...] = ()) -> TriageResult:
     refs = references()
     citations = tuple(dict.fromkeys(refs[c] for rule in fired for c in rule.citations))
     clinician = _CLINICIAN_ADVICE[level] + " " + " ".join(r.text + "." for r in fired)
     patient = _PATIENT_ADVICE[level]
+    if level == "routine" and (could_raise or open_signs):
+        patient = _PATIENT_OPEN
     if warning:
         # Never "no warning signs" beside a warning sign answered yes: route it to emergency care.
         rest = _PATIENT_WATCH if level == "routine" else patient
@@ -360,9 +388,10 @@ def _result(level: Level, highest: Level, fired: list[TriageRule], basis: list[s
     if could_raise and level != "emergency":
         clinician += (f" Not yet answered and could raise the level (up to {highest}): "
                       f"{', '.join(could_raise)}.")
-        patient += " Please answer the remaining questions: some could change this advice."
+        if patient != _PATIENT_OPEN:
+            patient += " Please answer the remaining questions: some could change this advice."
     return TriageResult(level, tuple(dict.fromkeys(basis)), tuple(r.id for r in fired),
                         could_raise if level != "emergency" else (),
                         highest if could_raise else level, patient, clinician.strip(),
                         citations, answers_used=used, warning_answers=warning,
-                        possible_emergency=possible_emergency)
+                        possible_emergency=possible_emergency, open_warning_signs=open_signs)

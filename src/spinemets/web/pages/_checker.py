@@ -110,7 +110,7 @@ def _summary(answers: dict[str, str], language: str) -> list[dict[str, str]]:
     return rows
 
 
-@router.get("", response_class=HTMLResponse)
+@router.api_route("", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def start(request: Request) -> Response:
     try:
         questions = _questions()
@@ -119,7 +119,7 @@ def start(request: Request) -> Response:
     return render(request, "checker/start.html", {"first": questions[0].id if questions else None})
 
 
-@router.get("/q/{qid}", response_class=HTMLResponse)
+@router.api_route("/q/{qid}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def ask(request: Request, qid: str, change: bool = False) -> Response:
     index, question = _find(qid)
     language = page_context(request).language
@@ -151,16 +151,44 @@ def answer(
             "change": change, "error": True,
         }, status_code=422)
     answers = _answers(request)
+    before = _core.triage_answers(_rule_answers(answers))
     answers[qid] = answer
-    result = _core.triage_answers(_rule_answers(answers))
-    if result.get("level") == "emergency" or result.get("possible_emergency") or change or \
-            index + 1 >= len(_questions()):
+    after = _core.triage_answers(_rule_answers(answers))
+    if _raised_to_emergency(before, after) or change:
         target = "/check/result"
     else:
-        target = f"/check/q/{_questions()[index + 1].id}"
+        following = _next_unanswered(answers, index)
+        target = "/check/result" if following is None else f"/check/q/{following}"
     response = RedirectResponse(target, status_code=303)
     _store(request, response, answers)
     return response
+
+
+def _raised_to_emergency(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """True when the answer just given is an emergency or a new warning sign answered yes.
+
+    Such an answer ends the questions at once and shows the emergency advice. Answers given
+    after that (from the result page's link) move on to the next question instead of bouncing
+    back to the result every time.
+    """
+    if after.get("level") == "emergency":
+        return before.get("level") != "emergency"
+    new_warning = set(after.get("warning_answers") or ()) - set(before.get("warning_answers") or ())
+    return bool(new_warning)
+
+
+def _next_unanswered(answers: dict[str, str], index: int) -> str | None:
+    """The next question not yet answered, after ``index`` first, then from the start.
+
+    The questions are in the order that matters for safety: cancer status, then the
+    emergency warning signs, then the urgent pain features. Questions answered already (for
+    example after skipping ahead by URL) are not asked twice.
+    """
+    questions = _questions()
+    for question in (*questions[index + 1:], *questions[:index + 1]):
+        if question.id not in answers:
+            return question.id
+    return None
 
 
 # Rule facts that are derived from an answer rather than being a question id.
@@ -172,25 +200,65 @@ def _question_ids(names: Any) -> set[str]:
     return {_DERIVED.get(str(name), str(name)) for name in names or ()}
 
 
-@router.get("/result", response_class=HTMLResponse)
+#: Answers that say "not sure": they never lower the level and never count as "no".
+_NOT_SURE: frozenset[str] = frozenset({"null", '"unknown"'})
+
+
+def outcome(triage: dict[str, Any], answers: dict[str, str]) -> dict[str, Any]:
+    """What the result page shows, decided in one place (the page's safety invariants).
+
+    ``state`` is the advice shown first: ``emergency``, ``possible-emergency`` (a warning sign
+    answered yes while cancer is not known), ``warning-sign`` (a warning sign answered yes
+    without cancer), ``urgent``, ``soon``, ``routine`` (no warning signs: only when every
+    question that could raise the level was answered, and not with "not sure"), or
+    ``incomplete`` (routine so far, but questions that could raise the level, or warning
+    signs, are unanswered or "not sure"). ``not_answered`` and ``not_sure`` list them.
+    """
+    level = triage.get("level")
+    warning = bool(triage.get("warning_answers"))
+    could_raise = _question_ids(triage.get("unanswered_could_raise")) | _question_ids(
+        triage.get("open_warning_signs"))
+    if level == "emergency":
+        could_raise = set()
+    not_answered = [q.id for q in _questions() if q.id in could_raise and q.id not in answers]
+    not_sure = [q.id for q in _questions()
+                if q.id in could_raise and answers.get(q.id) in _NOT_SURE]
+    if level == "emergency":
+        state = "emergency"
+    elif warning and triage.get("possible_emergency"):
+        state = "possible-emergency"
+    elif warning:
+        state = "warning-sign"
+    elif level in {"urgent", "soon"}:
+        state = str(level)
+    elif not_answered or not_sure:
+        state = "incomplete"
+    else:
+        state = "routine"
+    return {"state": state, "level": level, "warning": warning,
+            "not_answered": not_answered, "not_sure": not_sure}
+
+
+@router.api_route("/result", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def result(request: Request) -> Response:
     language = page_context(request).language
     answers = _answers(request)
     if not answers:
         return RedirectResponse("/check", status_code=303)
     triage = _core.triage_answers(_rule_answers(answers))
+    shown = outcome(triage, answers)
     summary = _summary(answers, language)
     warning = _question_ids(triage.get("warning_answers"))
     used = _question_ids(triage.get("answers_used")) | warning
     reasons = [row for row in summary if row["id"] in used]
-    could_raise_ids = _question_ids(triage.get("unanswered_could_raise"))
-    could_raise = [question_text(q, language) for q in _questions() if q.id in could_raise_ids]
+    texts = {q.id: question_text(q, language) for q in _questions()}
     unanswered = [q.id for q in _questions() if q.id not in answers]
+    next_question = (shown["not_answered"] or unanswered or [None])[0]
     return render(request, "checker/result.html", {
-        "level": triage.get("level"), "reasons": reasons, "summary": summary,
-        "warning": bool(warning), "possible_emergency": bool(triage.get("possible_emergency")),
-        "could_raise": could_raise, "unanswered": unanswered,
-        "next_question": unanswered[0] if unanswered else None,
+        **shown, "reasons": reasons, "summary": summary,
+        "not_answered": [{"id": i, "text": texts[i]} for i in shown["not_answered"]],
+        "not_sure": [{"id": i, "text": texts[i]} for i in shown["not_sure"]],
+        "unanswered": unanswered, "next_question": next_question,
     })
 
 

@@ -18,22 +18,22 @@ router = APIRouter()
 _YEAR = 60 * 60 * 24 * 365
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def home(request: Request) -> Response:
     return render(request, "patient/home.html")
 
 
-@router.get("/guide", response_class=HTMLResponse)
+@router.api_route("/guide", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def guide(request: Request) -> Response:
     return render(request, "patient/guide.html")
 
 
-@router.get("/clinics", response_class=HTMLResponse)
+@router.api_route("/clinics", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def clinics(request: Request) -> Response:
     return render(request, "patient/clinics.html")
 
 
-@router.get("/accessibility", response_class=HTMLResponse)
+@router.api_route("/accessibility", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def accessibility(request: Request) -> Response:
     return render(request, "patient/accessibility.html", {"choices": CHOICES})
 
