@@ -32,9 +32,15 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo/--no-demo", help="Seed synthetic demo cases and account.")
     ] = True,
-    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes.")] = 1,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64, help="Worker processes (default: one per CPU core).")] = None,
 ) -> None:
-    """Start the web application (patient pages, clinician workspace, JSON API)."""
+    """Start the web application (patient pages, clinician workspace, JSON API).
+
+    Worker model: ``workers`` uvicorn processes share the listening socket; each runs one event
+    loop for I/O and a thread pool for the CPU work (plans, scores, password hashing), so a
+    slow request never holds up the others in its process.
+    """
     import uvicorn  # noqa: PLC0415 - web extra imported lazily
 
     from spinemets import storage  # noqa: PLC0415 - web extra imported lazily
@@ -42,6 +48,7 @@ def serve(
     from spinemets.web._app import prepare_database  # noqa: PLC0415 - web extra imported lazily
     from spinemets.web._state import AppState  # noqa: PLC0415 - web extra imported lazily
 
+    workers = workers or os.cpu_count() or 1
     url = database_url or os.environ.get("SPINEMETS_DATABASE_URL") or default_database_url()
     os.environ["SPINEMETS_DATABASE_URL"] = url
     os.environ["SPINEMETS_DEMO"] = "true" if demo else "false"
@@ -57,7 +64,7 @@ def serve(
             f"spinemets: DEMO ONLY - clinician sign-in: username {storage.DEMO_USERNAME!r}, "
             f"password {storage.DEMO_PASSWORD!r} (synthetic data; never enter real patients)"
         )
-    typer.echo(f"spinemets: open http://{host}:{port}/")
+    typer.echo(f"spinemets: {workers} worker process(es); open http://{host}:{port}/")
     if workers > 1:
         os.environ["SPINEMETS_AUTO_MIGRATE"] = "false"
         uvicorn.run("spinemets.web:create_app_from_env", factory=True, host=host, port=port,

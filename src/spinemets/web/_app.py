@@ -6,11 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spinemets import storage
@@ -50,8 +53,41 @@ def _environments() -> dict[str, Environment]:
     return out
 
 
+class BodyTooLargeError(StarletteHTTPException):
+    """Raised while reading a request body that passes :data:`MAX_BODY_BYTES`."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="Request body too large")
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse({"title": "Request body too large", "status": 413,
+                         "detail": f"The limit is {MAX_BODY_BYTES} bytes."},
+                        status_code=413, media_type="application/problem+json")
+
+
+def _declared_too_large(scope: Scope) -> bool:
+    return any(name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES)
+               for name, value in scope["headers"])
+
+
+def _extra_headers(path: str) -> list[tuple[bytes, bytes]]:
+    extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+    if not path.startswith("/docs"):
+        extra.append((b"content-security-policy", _CSP.encode()))
+    if not path.startswith(("/static/", "/assets/")):
+        extra.append((b"cache-control", b"no-store"))
+    return extra
+
+
 class SecurityHeadersMiddleware:
-    """Pure ASGI middleware: security headers, no-store for pages, request size limit."""
+    """Pure ASGI middleware: security headers, no-store for pages, request size limit.
+
+    The size limit holds for every route and every transfer encoding: a declared
+    ``Content-Length`` over the limit is refused before anything is read, and a chunked (or
+    understated) body is counted while it is received and refused as soon as it passes the
+    limit, so the application never holds more than the limit plus one chunk.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -60,29 +96,38 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        for name, value in scope["headers"]:
-            if name == b"content-length" and (not value.isdigit()
-                                              or int(value) > MAX_BODY_BYTES):
-                response = JSONResponse({"title": "Request body too large", "status": 413},
-                                        status_code=413, media_type="application/problem+json")
-                await response(scope, receive, send)
-                return
-        extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
-        if not path.startswith("/docs"):
-            extra.append((b"content-security-policy", _CSP.encode()))
-        if not path.startswith(("/static/", "/assets/")):
-            extra.append((b"cache-control", b"no-store"))
+        if _declared_too_large(scope):
+            await _too_large()(scope, receive, send)
+            return
+        extra = _extra_headers(scope["path"])
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    raise BodyTooLargeError
+            return message
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers.extend((k, v) for k, v in extra if k not in present)
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, counted_receive, send_with_headers)
+        except BodyTooLargeError:
+            if started:
+                raise
+            await _too_large()(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -122,6 +167,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     app.state.spinemets = state
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(SecurityHeadersMiddleware)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
@@ -133,6 +179,37 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api_router)
     app.include_router(pages_router)
     return app
+
+
+#: Operations whose body is a ``spinemets-case/1`` document.
+_CASE_BODIES = (("/api/v1/plan", "post"), ("/api/v1/assess", "post"))
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with the case body's real JSON Schema (from the pydantic model).
+
+    The routes take the body as a JSON object and load it with :func:`spinemets.case.load`
+    (field-path errors); the schema published for clients is the model's own.
+    """
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
+                         routes=app.routes)
+    try:
+        from spinemets.case._model import Case  # noqa: PLC0415 - optional core
+    except ImportError:  # pragma: no cover - the case package is part of the core
+        app.openapi_schema = schema
+        return schema
+    case = Case.model_json_schema(ref_template="#/components/schemas/case.{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in case.pop("$defs", {}).items():
+        components[f"case.{name}"] = definition
+    components["case.Case"] = case
+    for path, method in _CASE_BODIES:
+        body = schema["paths"][path][method]["requestBody"]["content"]["application/json"]
+        body["schema"] = {"$ref": "#/components/schemas/case.Case"}
+    app.openapi_schema = schema
+    return schema
 
 
 def prepare_database(state: AppState) -> None:

@@ -7,12 +7,14 @@ server-side without request bodies (no patient data in logs).
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from spinemets.errors import InputError, ScoreUnavailableError, UnknownScoreError
 from spinemets.web._core import CoreUnavailableError
@@ -49,14 +51,15 @@ _PROBLEM_SCHEMA: dict[str, Any] = {
 def _problem(description: str) -> dict[str, Any]:
     return {
         "description": description,
-        "content": {"application/json": {"schema": _PROBLEM_SCHEMA}},
+        "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
     }
 
 
 #: Error responses every JSON route may return (declared so the OpenAPI schema is honest).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem("Malformed request body (not JSON)"),
+    400: _problem("Malformed request body (not JSON, NaN or Infinity, a lone surrogate)"),
     413: _problem("Request body too large"),
+    415: _problem("Request body is not application/json"),
     422: _problem("Invalid input: one problem per field, each naming its path"),
     500: _problem("Unexpected server error (no details are disclosed)"),
 }
@@ -66,6 +69,25 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def _safe(value: Any) -> Any:
+    """``value`` made encodable as strict JSON: an echoed input never breaks its own error.
+
+    Non-finite numbers become their text (``"nan"``), lone surrogates become ``\\udxxx``
+    escapes, and anything that is not a JSON type becomes its ``repr``.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(_safe(k)): _safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_safe(v) for v in value]
+    return _safe(repr(value))
+
+
 def _json(status: int, title: str, *, detail: str | None = None,
           problems: list[dict[str, Any]] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"title": title, "status": status}
@@ -73,7 +95,19 @@ def _json(status: int, title: str, *, detail: str | None = None,
         body["detail"] = detail
     if problems is not None:
         body["problems"] = problems
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return JSONResponse(_safe(body), status_code=status, media_type="application/problem+json")
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route allows for this path (a 405 names them all in ``Allow``)."""
+    routes = request.app.router.routes
+    allowed = [method for method in _METHODS
+               if any(route.matches({**request.scope, "method": method})[0] == Match.FULL
+                      for route in routes)]
+    return ", ".join(allowed)
 
 
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -148,6 +182,8 @@ def _install_fallback_handlers(app: FastAPI) -> None:
                               status_code=exc.status_code)
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
+        if exc.status_code == 405:
+            response.headers["Allow"] = _allowed_methods(request)
         return response
 
     @app.exception_handler(Exception)

@@ -9,12 +9,13 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from spinemets import storage
 from spinemets.errors import InputError, ProblemDetail
 from spinemets.storage import User
 from spinemets.web import _core
-from spinemets.web._state import SESSION_COOKIE, get_state, render, safe_next
+from spinemets.web._state import SESSION_COOKIE, AppState, get_state, render, safe_next
 from spinemets.web.pages._caseform import (
     LESION_FIELDS,
     SECTIONS,
@@ -104,20 +105,27 @@ async def sign_in(request: Request) -> Response:
         return _sign_in_page(request, {"next": target, "error": "expired",
                                        "username": username}, status_code=400)
     state = get_state(request)
-    with state.sessions.begin() as session:
-        user = storage.get_user(session, username=username) if username else None
-        valid = user is not None and state.hasher.verify(password, user.password_hash)
-        if not valid or user is None:
-            return _sign_in_page(request, {"next": target, "error": True,
-                                           "username": username}, status_code=401)
-        token = storage.create_session(
-            session, user_id=user.id, lifetime=timedelta(hours=state.settings.session_hours))
+    # Argon2 and the database run in the threadpool: the event loop keeps serving others.
+    token = await run_in_threadpool(_check_password, state, username, password)
+    if token is None:
+        return _sign_in_page(request, {"next": target, "error": True,
+                                       "username": username}, status_code=401)
     response = RedirectResponse(target, status_code=303)
     response.delete_cookie(LOGIN_COOKIE, path="/clinician/sign-in")
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
                         secure=state.settings.secure_cookies, path="/",
                         max_age=state.settings.session_hours * 3600)
     return response
+
+
+def _check_password(state: AppState, username: str, password: str) -> str | None:
+    """A new session token if ``password`` is right for ``username``, else None."""
+    with state.sessions.begin() as session:
+        user = storage.get_user(session, username=username) if username else None
+        if user is None or not state.hasher.verify(password, user.password_hash):
+            return None
+        return storage.create_session(
+            session, user_id=user.id, lifetime=timedelta(hours=state.settings.session_hours))
 
 
 @router.post("/sign-out")
@@ -200,9 +208,21 @@ async def save_case(request: Request) -> Response:
         values, count = changed
         return _render(request, "clinician/case_form.html", user,
                        _form_ctx(values, count, [], values.get("original_ref") or None))
-    doc, problems = form_to_case(values, count)
+    doc, problems = await run_in_threadpool(_checked_case, values, count)
     ref = str(doc.get("id") or "")
-    if not ref:
+    if problems:
+        return _render(request, "clinician/case_form.html", user,
+                       _form_ctx(values, count, problems, values.get("original_ref") or None),
+                       status_code=422)
+    await run_in_threadpool(_save, get_state(request), ref, doc, user.id)
+    return RedirectResponse(f"/clinician/cases/{ref}", status_code=303)
+
+
+def _checked_case(values: dict[str, str], count: int) -> tuple[dict[str, Any],
+                                                               list[ProblemDetail]]:
+    """The case document from the form, and every problem with it (loaded in full)."""
+    doc, problems = form_to_case(values, count)
+    if not str(doc.get("id") or ""):
         problems.insert(0, ProblemDetail("id", "enter a case reference"))
     try:
         _core.load_case(doc)
@@ -211,13 +231,12 @@ async def save_case(request: Request) -> Response:
     except _core.CoreUnavailableError:
         if not problems:
             raise
-    if problems:
-        return _render(request, "clinician/case_form.html", user,
-                       _form_ctx(values, count, problems, values.get("original_ref") or None),
-                       status_code=422)
-    with get_state(request).sessions.begin() as session:
-        storage.save_case(session, case_ref=ref, data=doc, created_by=user.id)
-    return RedirectResponse(f"/clinician/cases/{ref}", status_code=303)
+    return doc, problems
+
+
+def _save(state: AppState, ref: str, doc: dict[str, Any], user_id: int) -> None:
+    with state.sessions.begin() as session:
+        storage.save_case(session, case_ref=ref, data=doc, created_by=user_id)
 
 
 def _lesion_count(raw: str) -> int:

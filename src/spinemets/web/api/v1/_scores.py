@@ -8,11 +8,12 @@ from fastapi import APIRouter, Body, Path
 
 from spinemets.errors import InputError
 from spinemets.web import _core
+from spinemets.web.api._strict import StrictJSONRoute
 from spinemets.web.api.v1._models import ScoreCompute
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["scores"])
+router = APIRouter(tags=["scores"], route_class=StrictJSONRoute)
 
 Slug = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,63}$", description="Score slug")]
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -22,17 +23,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("/scores", summary="Every registered score (available, provisional, unavailable)")
-async def list_scores() -> dict[str, Any]:
+def list_scores() -> dict[str, Any]:
     return {"scores": _core.score_summaries()}
 
 
 @router.get("/scores/{slug}", summary="One score's definition", responses=_ERRORS)
-async def get_score(slug: Slug) -> dict[str, Any]:
+def get_score(slug: Slug) -> dict[str, Any]:
     return _core.score_detail(slug)
 
 
 @router.post("/scores/{slug}", summary="Compute one score", responses=_ERRORS)
-async def compute_score(
+def compute_score(
     slug: Slug,
     request: Annotated[
         ScoreCompute,

@@ -7,14 +7,15 @@ from typing import Any
 from fastapi import APIRouter
 
 from spinemets.web import _core
+from spinemets.web.api._strict import StrictJSONRoute
 from spinemets.web.api.v1._models import TriageRequest
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["triage"])
+router = APIRouter(tags=["triage"], route_class=StrictJSONRoute)
 
 
 @router.post("/triage", summary="Triage level (emergency, urgent, soon, routine) with its basis")
-async def triage(request: TriageRequest) -> dict[str, Any]:
+def triage(request: TriageRequest) -> dict[str, Any]:
     answers = request.answers.model_dump(mode="json", exclude_none=True)
     return _core.triage_answers(answers)

@@ -1,0 +1,104 @@
+"""Screenshots of the patient pages for the README (``docs/images/``).
+
+Starts the web app on a free loopback port, drives Debian's Chromium with Playwright, and writes
+PNGs: the symptom checker's result levels (EN and ES) and the emergency box with each
+accessibility tool on. Usage: ``.venv/bin/python scripts/screenshots.py [OUT_DIR]``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+
+from spinemets.web import Settings, create_app
+
+CHROMIUM = os.environ.get("SPINEMETS_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+NO, YES, NOT_SURE = "false", "true", "null"
+#: Result states, each reached by posting answers in order (question id, option key).
+STATES: dict[str, list[tuple[str, str]]] = {
+    "emergency": [("cancer_status", '"known"'), ("limb_weakness", YES)],
+    "urgent": [("cancer_status", '"known"'), *[(q, NO) for q in (
+        "limb_weakness", "difficulty_walking", "numbness_or_tingling", "saddle_numbness",
+        "bladder_or_bowel_dysfunction", "rapidly_progressive", "radicular_pain")],
+        ("back_pain", YES), ("pain_location", '"thoracic"')],
+    "not-finished": [("cancer_status", '"known"')],
+}
+TOOLS = {"standard": "", "large": "size.large", "larger": "size.larger",
+         "contrast": "contrast.high", "dyslexic": "font.dyslexic",
+         "all": "size.larger-contrast.high-font.dyslexic-motion.reduce"}
+
+
+def _routine() -> list[tuple[str, str]]:
+    from spinemets.web._core import triage_questions  # noqa: PLC0415
+
+    keys = {"cancer_status": '"none"', "pain_location": '"lumbar"'}
+    return [(q.id, keys.get(q.id, NO)) for q in triage_questions()]
+
+
+def _serve() -> tuple[str, uvicorn.Server]:
+    db = Path(tempfile.mkdtemp()) / "shots.sqlite3"
+    app = create_app(Settings(database_url=f"sqlite:///{db}", demo=True))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server
+
+
+def _answer(page: Page, base: str, answers: list[tuple[str, str]]) -> None:
+    page.context.clear_cookies(name="sm_check")
+    for qid, key in answers:
+        page.goto(f"{base}/check/q/{qid}")
+        page.locator(f"input[name=answer][value='{key}']").check()
+        with page.expect_navigation():
+            page.locator("form[action^='/check/q/'] button[type=submit]").click()
+
+
+def main(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    base, server = _serve()
+    states = {**STATES, "routine": _routine()}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for lang in ("en", "es"):
+            context = browser.new_context(viewport={"width": 1024, "height": 900})
+            context.add_cookies([{"name": "sm_lang", "value": lang, "url": base}])
+            page = context.new_page()
+            for name, answers in states.items():
+                _answer(page, base, answers)
+                page.goto(f"{base}/check/result")
+                page.locator("main").screenshot(path=str(out / f"checker-{name}-{lang}.png"))
+            context.close()
+        for lang in ("en", "es"):
+            for width in (1024, 360):
+                context = browser.new_context(viewport={"width": width, "height": 900})
+                page = context.new_page()
+                for tool, value in TOOLS.items():
+                    cookies = [{"name": "sm_lang", "value": lang, "url": base}]
+                    if value:
+                        cookies.append({"name": "sm_prefs", "value": value, "url": base})
+                    context.clear_cookies()
+                    context.add_cookies(cookies)  # type: ignore[arg-type]
+                    page.goto(f"{base}/")
+                    box = page.locator(".nhsuk-card--care--emergency").first
+                    box.screenshot(path=str(out / f"emergency-box-{tool}-{width}-{lang}.png"))
+                context.close()
+        browser.close()
+    server.should_exit = True
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("artifacts/screenshots/readme"))
