@@ -1,13 +1,21 @@
-"""HTML pages: patient pages (public, EN/ES) and the clinician workspace (signed in)."""
+"""HTML pages: patient pages (public, EN/ES) and the clinician workspace (signed in).
+
+Each page area is a module with a ``router``; optional areas (``_admin``, ``_fhir``) are
+included when their module is present.
+"""
+
+import importlib
 
 from fastapi import APIRouter
-
-from spinemets.web.pages._checker import router as checker_router
-from spinemets.web.pages._clinician import router as clinician_router
-from spinemets.web.pages._patient import router as patient_router
 
 __all__ = ["pages_router"]
 
 pages_router = APIRouter(include_in_schema=False)
-for _router in (patient_router, checker_router, clinician_router):
-    pages_router.include_router(_router)
+for _name in ("_patient", "_checker", "_clinician", "_admin", "_fhir"):
+    try:
+        _module = importlib.import_module(f"spinemets.web.pages.{_name}")
+    except ModuleNotFoundError as _exc:  # an optional area not built yet
+        if _exc.name == f"spinemets.web.pages.{_name}":
+            continue
+        raise
+    pages_router.include_router(_module.router)
