@@ -259,6 +259,8 @@ def result(request: Request) -> Response:
         "not_answered": [{"id": i, "text": texts[i]} for i in shown["not_answered"]],
         "not_sure": [{"id": i, "text": texts[i]} for i in shown["not_sure"]],
         "unanswered": unanswered, "next_question": next_question,
+        # "tell them you have cancer" only when cancer is known or suspected
+        "cancer_maybe": answers.get("cancer_status") in {'"known"', '"suspected"'},
     })
 
 
