@@ -14,16 +14,22 @@ The tree::
 
 Every ``InputError`` carries a list of :class:`ProblemDetail`, one per problem, so that the CLI,
 the web API and the case loader can report all problems at once, each naming its field.
+
+An input echoed back in a problem (its ``value``, or the value quoted inside its ``message``) is
+cut to :data:`ECHO_LIMIT` characters with a note saying how long it was, so that a 5 MB field
+is never printed back in full by the CLI, the API or the web forms (all build problems here).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "ECHO_LIMIT",
     "CaseFormatError",
     "DefinitionError",
     "InputError",
@@ -36,18 +42,61 @@ __all__ = [
 ]
 
 
+#: Longest input echoed back in a problem; longer values are cut, with a note.
+ECHO_LIMIT = 80
+
+
 class SpinemetsError(Exception):
     """Base class of every error raised on purpose by spinemets."""
 
 
+#: Longest message kept whole: a message that quotes a long input in a form not recognised
+#: below is cut here (with a note) as a last resort.
+MESSAGE_LIMIT = 400
+_CUT = re.compile(r"\.\.\. \[truncated: [\d,]+ characters in all\]\Z")
+
+
+def _echo(text: str, limit: int = ECHO_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, with a note when it was longer (idempotent)."""
+    if len(text) <= limit or _CUT.search(text[limit:]):
+        return text
+    return f"{text[:limit]}... [truncated: {len(text):,} characters in all]"
+
+
+def _quoted_forms(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [repr(value), value]
+    try:
+        return [str(value)]
+    except ValueError:  # an integer too long to print (Python's int-to-str digit limit)
+        return ["<a number too long to print>"]
+
+
 @dataclass(frozen=True, slots=True)
 class ProblemDetail:
-    """One problem with one input field."""
+    """One problem with one input field.
+
+    A long ``value`` (and that value quoted in ``message``) is cut to :data:`ECHO_LIMIT`
+    characters with a note; the field name is cut the same way (it may echo a user's key).
+    """
 
     field: str
     message: str
     value: Any = None
     allowed: Sequence[str] = dataclasses.field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        value, message = self.value, self.message
+        if value is not None and not isinstance(value, bool | float) and not (
+                isinstance(value, int) and abs(value) < 10**ECHO_LIMIT):
+            for form in _quoted_forms(value):
+                if len(form) > ECHO_LIMIT and form in message:
+                    message = message.replace(form, _echo(form))
+            text = value if isinstance(value, str) else _quoted_forms(value)[0]
+            if len(text) > ECHO_LIMIT:
+                object.__setattr__(self, "value", _echo(text))
+        object.__setattr__(self, "message", _echo(message, MESSAGE_LIMIT))
+        object.__setattr__(self, "field", _echo(self.field))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"field": self.field, "message": self.message}

@@ -82,3 +82,53 @@ def test_not_a_mapping_and_missing_file(tmp_path: Path) -> None:
 
 def test_public_api() -> None:
     assert "load_case" in case_pkg.__all__ and "assess" in case_pkg.__all__
+
+
+def test_non_utf8_file_names_the_file_and_byte_offset(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("format: spinemets-case/1\ncancer: {primary: k\xe9}\n".encode("latin-1"))
+    with pytest.raises(CaseFormatError) as info:
+        load_case(str(path))
+    (problem,) = info.value.problems
+    assert problem.field == "file"
+    assert "latin1.yaml is not UTF-8" in problem.message
+    assert "byte 0xe9 at byte offset 44" in problem.message
+
+
+def test_number_too_long_for_python_is_a_format_error(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_text('{"performance": {"kps": ' + "9" * 5000 + "}}")
+    with pytest.raises(CaseFormatError) as info:
+        load_case(str(path))
+    assert info.value.problems[0].field == "file"
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"cancer": {"primary": "x" * 5_000_000}}, "cancer.primary"),
+    ({"cancer": {"status": "y" * 10_000}}, "cancer.status"),
+    ({"lesions": [{"levels": ["z" * 10_000]}]}, "lesions[0].levels[0]"),
+    ({"format": "w" * 10_000}, "format"),
+])
+def test_oversized_values_are_echoed_cut_to_80_characters(data: dict[str, object],
+                                                          field: str) -> None:
+    with pytest.raises(CaseFormatError) as info:
+        load_case(data)
+    (problem,) = info.value.problems
+    assert problem.field == field
+    shown = problem.to_dict()
+    assert len(str(shown.get("value", ""))) < 140
+    assert len(shown["message"]) < 400
+    assert "truncated" in str(shown.get("value", "")) + shown["message"]
+
+
+def test_problem_detail_truncation_is_central_and_idempotent() -> None:
+    from spinemets.errors import ECHO_LIMIT, InputError, ProblemDetail  # noqa: PLC0415
+
+    long = "q" * 1000
+    problem = ProblemDetail("field", f"{long!r} is wrong", long)
+    assert problem.value.startswith("q" * ECHO_LIMIT)
+    assert "[truncated: 1,000 characters in all]" in problem.value
+    assert "[truncated: 1,002 characters in all]" in problem.message
+    again = InputError([problem]).prefixed("x.").problems[0]
+    assert again.value == problem.value and again.message == problem.message
+    assert ProblemDetail("f", "short", 5).value == 5

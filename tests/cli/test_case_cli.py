@@ -59,3 +59,37 @@ def test_triage_flags_and_interactive() -> None:
     interactive = runner.invoke(app, ["triage", "-i"], input="1\n1\n")
     assert interactive.exit_code == 0
     assert "EMERGENCY" in interactive.stdout
+
+
+def test_non_utf8_case_exits_2_naming_file_and_offset(tmp_path: Path) -> None:
+    path = tmp_path / "case.yaml"
+    path.write_bytes(b"format: spinemets-case/1\nid: caf\xe9\n")
+    result = runner.invoke(app, ["plan", str(path)])
+    assert result.exit_code == 2
+    assert "case.yaml is not UTF-8" in result.stderr and "offset 32" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_oversized_value_is_not_echoed_in_full(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"cancer": {"primary": "k" * 5_000_000}})
+    result = runner.invoke(app, ["plan", path])
+    assert result.exit_code == 2
+    assert "cancer.primary" in result.stderr and "truncated" in result.stderr
+    assert len(result.stderr) < 2_000
+
+
+def test_duplicate_level_is_refused_naming_both_entries(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"cancer": {"status": "known", "primary": "kidney"},
+                             "lesions": [{"levels": ["L2"], "escc": "0"},
+                                         {"levels": ["L2"], "escc": "3"}]})
+    result = runner.invoke(app, ["plan", path])
+    assert result.exit_code == 2
+    assert "lesions[1].levels[0]" in result.stderr and "lesions[0].levels[0]" in result.stderr
+
+
+def test_consistency_flag_in_text_output(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"neurology": {"frankel": "A", "ambulatory": "independent"}})
+    result = runner.invoke(app, ["plan", path, "--format", "text"])
+    assert result.exit_code == 0
+    assert "consistency (warning)" in result.stdout
+    assert "Verify:" in result.stdout

@@ -65,6 +65,19 @@ def extra_cases() -> dict[str, dict[str, Any]]:
         "cordotomy": variant("v01", symptoms={"refractory_unilateral_pain": True}),
         "zoledronic-low-crcl": variant("v09", labs={"creatinine": {"value": 4.0,
                                                                     "unit": "mg/dL"}}),
+        "lung-unstable-short-survival": variant(
+            "v05", fitness={"fit_for_open_surgery": "yes"},
+            lesion0={"escc": "3", "alignment": "subluxation", "posterolateral": "bilateral",
+                     "anterior_column_destroyed": True}),
+        "lung-unstable-scores-disagree": variant(
+            "v05", fitness={"fit_for_open_surgery": "yes"}, performance={"kps": 20},
+            neurology={"frankel": "D", "ambulatory": "with_aid"},
+            disease={"visceral_metastases": "none"},
+            lesion0={"escc": "3", "alignment": "subluxation", "posterolateral": "bilateral"}),
+        "uterus-radiosensitivity-ask": {
+            "format": "spinemets-case/1", "cancer": {"status": "known", "primary": "uterus"},
+            "symptoms": {"limb_weakness": True},
+            "lesions": [{"levels": ["T8"], "escc": "3"}, {"levels": ["L1"], "escc": "1a"}]},
         "sins-items-missing": {"format": "spinemets-case/1",
                                "cancer": {"status": "known", "primary": "breast"},
                                "lesions": [{"levels": ["T5"], "escc": "1a"}]},

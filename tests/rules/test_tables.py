@@ -69,8 +69,9 @@ def test_every_triage_rule_is_reachable() -> None:
 
 def test_public_api() -> None:
     assert sorted(rules_pkg.__all__) == sorted(
-        {"TRIAGE_QUESTIONS", "CrCl", "Fact", "Item", "Plan", "Rule", "TriageOption",
-         "TriageQuestion", "TriageResult", "ZoledronicDose", "all_rules", "cockcroft_gault",
+        {"TRIAGE_QUESTIONS", "CrCl", "Fact", "Inconsistency", "Item", "Plan", "Rule",
+         "TriageOption", "TriageQuestion", "TriageResult", "ZoledronicDose", "all_rules",
+         "check_case", "checks", "cockcroft_gault",
          "plan", "references", "tables", "triage", "triage_case", "triage_rules",
          "warning_sign_questions", "workup",
          "zoledronic_dose", "zoledronic_withhold"})

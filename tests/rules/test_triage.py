@@ -114,3 +114,17 @@ def test_warning_sign_answered_yes_always_routes_to_emergency_care(status: str |
     assert "emergency department" in result.patient_advice
     assert "do not show warning signs" not in result.patient_advice
     assert "No red flags" not in result.clinician_advice
+
+
+@pytest.mark.parametrize(("status", "says_you_have_cancer"), [
+    ("known", True), ("suspected", True), ("none", False), ("unknown", False), (None, False)])
+def test_emergency_advice_only_says_you_have_cancer_when_you_said_so(
+        status: str | None, says_you_have_cancer: bool) -> None:
+    answers: dict[str, Any] = {"saddle_numbness": True}
+    if status is not None:
+        answers["cancer_status"] = status
+    result = triage(answers)
+    assert result.level == "emergency"
+    assert ("Tell them you have cancer" in result.patient_advice) is says_you_have_cancer
+    if not says_you_have_cancer:
+        assert "Tell them about any cancer you have or had" in result.patient_advice

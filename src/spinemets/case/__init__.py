@@ -13,6 +13,7 @@ from spinemets.case._assess import Assessment, ScoreInputs, assess, score_inputs
 from spinemets.case._load import load_case
 from spinemets.case._model import (
     CASE_FORMAT,
+    MAX_LESIONS,
     Cancer,
     Case,
     Disease,
@@ -29,6 +30,7 @@ from spinemets.case._model import (
 
 __all__ = [
     "CASE_FORMAT",
+    "MAX_LESIONS",
     "Assessment",
     "Cancer",
     "Case",

@@ -29,7 +29,7 @@ Mapping rules from case fields to score inputs (each is stated in the output ``b
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,12 @@ class ScoreInputs:
     lesion: str | None = None
     lesion_index: int | None = None
     warnings: tuple[str, ...] = ()
+    #: Score input name -> the case fields it is read from (for "which input is missing").
+    fields: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+
+    def case_fields(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The case fields behind the score inputs ``names`` (e.g. a result's ``missing``)."""
+        return tuple(dict.fromkeys(f for n in names for f in self.fields.get(n, ())))
 
 
 def _drop_unknown(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,6 +154,47 @@ def _patient_inputs(case: Case) -> dict[str, dict[str, Any]]:
     }
 
 
+_VISCERAL_FIELD = {"tokuhashi_2005": "disease.visceral_removable",
+                   "tomita_2001": "disease.visceral_treatable",
+                   "katagiri_2014": "disease.brain_metastases"}
+_GROWTH_FIELD = {"tomita_2001": "cancer.overrides.tomita_growth",
+                 "katagiri_2014": "cancer.overrides.katagiri_group"}
+_BONE_COUNTS = ("disease.extraspinal_bone_metastases", "disease.vertebral_body_metastases")
+
+
+def _patient_fields(slug: str, case: Case) -> dict[str, tuple[str, ...]]:
+    """Score input name -> case fields, for the patient-level scores (see the docstring)."""
+    visceral = ("disease.visceral_metastases", *(
+        (_VISCERAL_FIELD[slug],) if slug in _VISCERAL_FIELD else ()))
+    growth = ("cancer.primary", *((_GROWTH_FIELD[slug],) if slug in _GROWTH_FIELD else ()))
+    fracture = (*(f"lesions[{i}].pathological_fracture" for i in range(len(case.lesions))),
+                "disease.extraspinal_bone_metastases")
+    fields: dict[str, tuple[str, ...]] = {
+        "kps": ("performance.kps",), "ecog": ("performance.ecog",),
+        "extraspinal_bone_metastases": (_BONE_COUNTS[0],),
+        "vertebral_body_metastases": (_BONE_COUNTS[1],),
+        "visceral_metastases": visceral, "primary": ("cancer.primary",),
+        "primary_points": ("cancer.primary", "cancer.overrides.tokuhashi_primary_points"),
+        "growth": growth, "frankel": ("neurology.frankel", "neurology.asia"),
+        "asia": ("neurology.asia",), "bone_metastases": _BONE_COUNTS,
+        "solitary_skeletal_metastasis": _BONE_COUNTS,
+        "multiple_skeletal_metastases": _BONE_COUNTS, "pathological_fracture": fracture,
+        "hormone_dependent": ("cancer.hormone_dependent",),
+        "targeted_therapy": ("cancer.targeted_therapy",),
+        "previous_chemotherapy": ("cancer.previous_chemotherapy",),
+        "lab_status": tuple(f"labs.{name}" for name in _KATAGIRI_LABS),
+    }
+    fields |= {name: (f"labs.{name}",) for name in _KATAGIRI_LABS}
+    return fields
+
+
+def _lesion_fields(index: int) -> dict[str, tuple[str, ...]]:
+    prefix = f"lesions[{index}]"
+    out: dict[str, tuple[str, ...]] = {name: (f"{prefix}.{name}",) for name in (
+        "pain", "bone_lesion", "alignment", "collapse", "posterolateral", "escc")}
+    return out | {"level": (f"{prefix}.levels",), "location": (f"{prefix}.levels",)}
+
+
 def _mapping_basis(case: Case) -> tuple[str, ...]:
     _, extent_text = _bone_extent(case)
     return (
@@ -180,11 +227,13 @@ def lesion_inputs(lesion: Lesion, index: int) -> list[ScoreInputs]:
             "alignment": lesion.alignment, "collapse": lesion.collapse,
             "posterolateral": lesion.posterolateral}
     prefix = f"lesions[{index}]"
+    fields = _lesion_fields(index)
     return [
         ScoreInputs("sins", _drop_unknown(sins), (f"{prefix}: levels, pain, bone_lesion, "
-                    "alignment, collapse, posterolateral",), lesion.label, index, warnings),
+                    "alignment, collapse, posterolateral",), lesion.label, index, warnings,
+                    fields),
         ScoreInputs("bilsky_escc", _drop_unknown({"escc": lesion.escc}),
-                    (f"{prefix}.escc",), lesion.label, index),
+                    (f"{prefix}.escc",), lesion.label, index, fields=fields),
     ]
 
 
@@ -207,7 +256,8 @@ def score_inputs(case: Case) -> list[ScoreInputs]:
         out.extend(lesion_inputs(lesion, index))
     basis = _mapping_basis(case)
     for slug, inputs in _patient_inputs(case).items():
-        out.append(ScoreInputs(slug, _drop_unknown(inputs), basis))
+        out.append(ScoreInputs(slug, _drop_unknown(inputs), basis,
+                               fields=_patient_fields(slug, case)))
     values = {"kps": case.performance.kps, "ecog": case.performance.ecog,
               "frankel": case.neurology.frankel, "asia": case.neurology.asia}
     for slug, name in SCALES.items():
@@ -236,13 +286,23 @@ class Assessment:
     results: tuple[ScoreResult, ...]
     inputs: tuple[ScoreInputs, ...]
     unavailable: tuple[tuple[str, str], ...] = ()
+    _index: dict[tuple[str, int | None], int] = dataclasses.field(
+        init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One look-up table, so that per-lesion look-ups cost O(1), not O(lesions).
+        index = {(g.slug, g.lesion_index): i for i, g in reversed(list(enumerate(self.inputs)))}
+        object.__setattr__(self, "_index", index)
 
     def get(self, slug: str, lesion_index: int | None = None) -> ScoreResult | None:
         """The result of ``slug`` (for lesion ``lesion_index`` when per lesion)."""
-        for result, given in zip(self.results, self.inputs, strict=True):
-            if result.slug == slug and given.lesion_index == lesion_index:
-                return result
-        return None
+        position = self._index.get((slug, lesion_index))
+        return None if position is None else self.results[position]
+
+    def inputs_of(self, slug: str, lesion_index: int | None = None) -> ScoreInputs | None:
+        """The inputs (and their case fields) the result of ``slug`` was computed from."""
+        position = self._index.get((slug, lesion_index))
+        return None if position is None else self.inputs[position]
 
     def prognostic(self) -> tuple[ScoreResult, ...]:
         """The patient-level prognostic scores, side by side."""

@@ -69,7 +69,9 @@ def _problems(error: ErrorDetails) -> list[ProblemDetail]:
                               tuple(ctx.get("allowed", ())))
         more = [ProblemDetail(f"{path}[{i}]", message, None, first.allowed)
                 for i, message in ctx.get("more", ())]
-        return [first, *more]
+        extra = [ProblemDetail(path + sub, message, item)
+                 for sub, message, item in ctx.get("extra", ())]
+        return [first, *more, *extra]
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])
         allowed = tuple(model.model_fields) if model is not None else ()
@@ -87,15 +89,22 @@ def _simple(value: object) -> bool:
 
 def _read(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise CaseFormatError.single("file", f"cannot read {path}: {exc.strerror}",
                                      value=str(path)) from None
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CaseFormatError.single(
+            "file", f"{path.name} is not UTF-8 text: byte 0x{raw[exc.start]:02x} at byte offset "
+            f"{exc.start} cannot be decoded ({exc.reason}); save the file as UTF-8",
+            value=str(path)) from None
+    try:
         if path.suffix.lower() == ".json":
             return json.loads(text)
         return safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (ValueError, yaml.YAMLError) as exc:  # JSONDecodeError, or a number too long
         raise CaseFormatError.single("file", f"{path.name} is not valid JSON/YAML: {exc}",
                                      value=str(path)) from None
 

@@ -28,6 +28,15 @@ Fields added to the documented format (all optional, all documented here):
     Dexamethasone caution (glucose monitoring, ``pathway.md`` §5).
 ``labs.alkaline_phosphatase``, ``labs.psa``
     Work-up blood tests (``pathway.md`` §3).
+
+Cross-field rules of the format (the case is refused, with one problem per clash):
+
+- A vertebral level belongs to one lesion. A level entered in two lesions is refused with a
+  problem that names both entries (``lesions[1].levels[0]`` and ``lesions[0].levels[0]``): the
+  format gives no way to merge two lesions, so the writer must say which lesion it belongs to.
+- Hence a case has at most as many lesions as there are levels (:data:`MAX_LESIONS`, O to S5).
+- ``lesions`` left out or ``null`` is unknown; an explicit empty list ``[]`` says that no spinal
+  lesion was found (:attr:`Case.lesions_recorded` tells the two apart).
 """
 
 from __future__ import annotations
@@ -41,16 +50,20 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
+    ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from spinemets.domain import ANALYTES, parse_histology, parse_lab, parse_level
-from spinemets.errors import InputError
+from spinemets.domain import ANALYTES, LEVELS, parse_histology, parse_lab, parse_level
+from spinemets.errors import ECHO_LIMIT, InputError
 
 __all__ = [
     "CASE_FORMAT",
+    "MAX_LESIONS",
     "Cancer",
     "Case",
     "Disease",
@@ -66,6 +79,14 @@ __all__ = [
 ]
 
 CASE_FORMAT = "spinemets-case/1"
+#: A level belongs to one lesion, so a case has at most one lesion per level (O, C1 ... S5).
+MAX_LESIONS = len(LEVELS)
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` for a message, cut to the echo limit (the problem adds the note)."""
+    text = repr(value)
+    return text if len(text) <= ECHO_LIMIT else text[:ECHO_LIMIT] + "..."
 
 
 def _problem(message: str, *, allowed: tuple[str, ...] = (), subfield: str = "") -> (
@@ -89,7 +110,7 @@ def _choice(literal: Any) -> BeforeValidator:
             return None
         if isinstance(value, str) and value in allowed:
             return value
-        raise _problem(f"{value!r} is not one of the allowed values", allowed=allowed)
+        raise _problem(f"{_shown(value)} is not one of the allowed values", allowed=allowed)
 
     return BeforeValidator(check)
 
@@ -423,12 +444,59 @@ class Case(_Section):
     @classmethod
     def _format(cls, value: object) -> object:
         if value is not None and value != CASE_FORMAT:
-            raise _problem(f"{value!r} is not a supported case format", allowed=(CASE_FORMAT,))
+            raise _problem(f"{_shown(value)} is not a supported case format",
+                           allowed=(CASE_FORMAT,))
         return value
+
+    _lesions_recorded: bool = PrivateAttr(default=False)
+
+    @property
+    def lesions_recorded(self) -> bool:
+        """Whether ``lesions`` was given as a list: ``[]`` then means "no spinal lesion".
+
+        Left out or ``null``, the lesions are unknown (and ``lesions`` is empty).
+        """
+        return self._lesions_recorded or bool(self.lesions)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _record_lesions(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        case = handler(data)
+        if isinstance(case, Case) and not isinstance(data, Case):
+            case._lesions_recorded = isinstance(data, dict) and isinstance(
+                data.get("lesions"), list | tuple)
+        return case
 
     @field_validator("lesions", mode="before")
     @classmethod
     def _lesions(cls, value: object) -> object:
         if value is None:
             return ()
+        if isinstance(value, list | tuple) and len(value) > MAX_LESIONS:
+            raise _problem(
+                f"{len(value)} lesions given: a case has at most {MAX_LESIONS} (a level belongs "
+                f"to one lesion, and there are {MAX_LESIONS} levels, O to S5)",
+                allowed=(f"0-{MAX_LESIONS} lesions",))
         return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("lesions", mode="after")
+    @classmethod
+    def _one_lesion_per_level(cls, value: tuple[Lesion, ...]) -> tuple[Lesion, ...]:
+        first: dict[str, tuple[int, int]] = {}
+        clashes: list[tuple[str, str, str]] = []
+        for index, lesion in enumerate(value):
+            for position, level in enumerate(lesion.levels or ()):
+                if level not in first:
+                    first[level] = (index, position)
+                    continue
+                where = "lesions[{}].levels[{}]".format(*first[level])
+                clashes.append((f"[{index}].levels[{position}]", (
+                    f"{level} is also entered in {where}: a level belongs to one lesion (the "
+                    "case format gives no way to merge two lesions); enter it in one of them"),
+                    level))
+        if clashes:
+            subfield, message, item = clashes[0]
+            raise PydanticCustomError("spinemets", message, {
+                "subfield": subfield, "item": item, "allowed": (),
+                "extra": tuple(clashes[1:])})
+        return value

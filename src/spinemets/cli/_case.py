@@ -77,6 +77,20 @@ def _print_lines(header: str, lines: list[str]) -> None:
             console.print(f"  - {line}", markup=False, highlight=False)
 
 
+def _flag_line(flag: dict[str, Any]) -> str:
+    """``id (severity or urgency) lesion: reason [fields] Verify: ...`` for one flag."""
+    marks = [m for m in (flag.get("severity"), flag.get("urgency")) if m]
+    text = str(flag["id"]) + (f" ({', '.join(marks)})" if marks else "")
+    if flag.get("lesion"):
+        text += f" {flag['lesion']}"
+    text += f": {flag['reason']}"
+    if flag.get("fields"):
+        text += f" [{', '.join(flag['fields'])}]"
+    if flag.get("verify"):
+        text += f" Verify: {flag['verify']}"
+    return text
+
+
 def _render_plan(data: dict[str, Any]) -> None:
     tri = data["triage"]
     console.print(f"[bold]Triage: {tri['level'].upper()}[/bold]", highlight=False)
@@ -84,8 +98,7 @@ def _render_plan(data: dict[str, Any]) -> None:
     console.print(_scores_table(data["scores"], "Scores (prognosis side by side)"))
     console.print(_items_table(data["workup"], "Work-up"))
     console.print(_items_table(data["recommendations"], "Plan (per lesion, then patient)"))
-    _print_lines("Flags", [f"{f['id']}{' ' + f['lesion'] if f.get('lesion') else ''}: "
-                           f"{f['reason']}" for f in data["flags"]])
+    _print_lines("Flags", [_flag_line(f) for f in data["flags"]])
     _print_lines("Unknowns that matter (would change the plan if known)", data["unknowns"])
     console.print("Decision support only: a clinician decides. UNVERIFIED items are marked.",
                   highlight=False)

@@ -9,6 +9,7 @@ a guess: an unknown input leaves it blocked, and the plan lists that input among
 'emergency'
 """
 
+from spinemets.rules._checks import Inconsistency, check_case, checks
 from spinemets.rules._engine import Fact, Rule, all_rules, references, tables
 from spinemets.rules._medication import (
     CrCl,
@@ -32,6 +33,7 @@ __all__ = [
     "TRIAGE_QUESTIONS",
     "CrCl",
     "Fact",
+    "Inconsistency",
     "Item",
     "Plan",
     "Rule",
@@ -40,6 +42,8 @@ __all__ = [
     "TriageResult",
     "ZoledronicDose",
     "all_rules",
+    "check_case",
+    "checks",
     "cockcroft_gault",
     "plan",
     "references",

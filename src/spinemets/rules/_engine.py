@@ -150,6 +150,11 @@ class Rule:
     cautions: tuple[str, ...] = ()
     cautions_when: tuple[CautionWhen, ...] = ()
     modifier: bool = False
+    #: For a flag: ``urgent`` when the decision cannot wait (shown with the flag).
+    urgency: str | None = None
+    #: For an S modifier that takes open surgery away: why, in words ("the patient is not fit
+    #: for open surgery"); the plan then says what replaces the surgery in an item of its own.
+    replaces: str | None = None
 
     def needs(self) -> frozenset[str]:
         return frozenset(n for c in self.when for n in c.needs())
@@ -253,7 +258,18 @@ def _rule(raw: Mapping[str, Any], table: str, refs: Mapping[str, str]) -> Rule:
         when=tuple(parse_condition(c, where) for c in raw.get("when", ())), kind=kind,
         outcome=outcome, status=status, text=str(raw["text"]), citations=citations,
         evidence=evidence, cautions=tuple(raw.get("cautions", ())),
-        cautions_when=cautions_when, modifier=bool(raw.get("modifier", False)))
+        cautions_when=cautions_when, modifier=bool(raw.get("modifier", False)),
+        urgency=_urgency(raw, where), replaces=raw.get("replaces"))
+
+
+URGENCIES = ("urgent",)
+
+
+def _urgency(raw: Mapping[str, Any], where: str) -> str | None:
+    urgency = raw["then"].get("urgency")
+    if urgency is not None and (urgency not in URGENCIES or "flag" not in raw["then"]):
+        raise DefinitionError(f"{where}: urgency {urgency!r} (only flags, one of {URGENCIES})")
+    return None if urgency is None else str(urgency)
 
 
 def read_table(name: str) -> Any:

@@ -19,6 +19,14 @@ Derivations stated here (each also appears in the basis text):
 - ``prognosis_strategy``: the treatment strategy each of revised Tokuhashi, Tomita and modified
   Bauer attaches to its band (``rules/tables/prognosis.yaml``); incomplete scores count when
   every band still possible has the same strategy.
+- ``motor_deficit``: true if limb weakness is answered yes or Frankel/ASIA is A-D (each of
+  those grades has a motor deficit by its definition); false if limb weakness is answered no
+  and every recorded grade is E; else unknown.
+- ``radiosensitivity_unsettled`` (per lesion): the catalogue cell is "ask" for the primary
+  (pathway: the clinician must choose), histology is established and no override is recorded.
+
+Sources: an unknown fact names only the case fields whose value would decide it (field paths of
+``spinemets-case/1``); the plan drops any of them that the case records (``_fields.py``).
 """
 
 from __future__ import annotations
@@ -35,13 +43,14 @@ from spinemets.rules._medication import CrCl, ZoledronicDose, cockcroft_gault, z
 from spinemets.rules._triage import TriageResult
 from spinemets.scores import ScoreResult
 
-__all__ = ["PatientFacts", "lesion_facts", "patient_facts", "prognosis_table"]
+__all__ = ["PatientFacts", "case_crcl", "lesion_facts", "patient_facts", "prognosis_table"]
 
 NEURO_SYMPTOMS = ("limb_weakness", "difficulty_walking", "numbness_or_tingling",
                   "saddle_numbness", "bladder_or_bowel_dysfunction", "radicular_pain")
 _SINS_ORDER = ("stable", "indeterminate", "unstable")
 _SINS_CT_ITEMS = ("bone_lesion", "alignment", "collapse", "posterolateral")
 STRATEGY_SCORES = ("tokuhashi_2005", "tomita_2001", "bauer_modified")
+HORIZON_ONLY_PROVISIONAL = ("katagiri_2014", "bauer_1995")
 
 
 @cache
@@ -67,7 +76,7 @@ def _bool(value: bool | None, source: str, label: str) -> Fact:
 
 
 def _neuro(case: Case) -> Fact:
-    sources = (*(f"symptoms.{n}" for n in NEURO_SYMPTOMS), "neurology.frankel")
+    sources = (*(f"symptoms.{n}" for n in NEURO_SYMPTOMS), "neurology.frankel", "neurology.asia")
     answers = {n: getattr(case.symptoms, n) for n in NEURO_SYMPTOMS}
     grades = [g for g in (case.neurology.frankel, case.neurology.asia) if g is not None]
     present = [n.replace("_", " ") for n, v in answers.items() if v]
@@ -106,7 +115,8 @@ def _established(case: Case) -> Fact:
 def _group(case: Case, established: Fact) -> Fact:
     primary = case.cancer.primary
     if established.value is not True or primary is None:
-        return Fact.unknown(("cancer.primary",), "histology group unknown")
+        return Fact.unknown(established.sources if established.possible is None else (),
+                            "histology group unknown")
     group = primary if primary in ("lymphoma", "myeloma") else "solid"
     return Fact.known(group, ("cancer.primary",), f"{primary}: {group}")
 
@@ -146,10 +156,27 @@ def _lymphoma_possible(case: Case) -> Fact:
     return _without_tissue(case, "lymphoma possible without a tissue diagnosis", "lymphoma")
 
 
-def _strategy(results: tuple[ScoreResult, ...]) -> tuple[Fact, Fact]:
+def _missing_fields(assessment: Assessment, result: ScoreResult | None,
+                    lesion: int | None = None) -> tuple[str, ...]:
+    """The case fields behind a result's missing inputs (score input names -> case paths)."""
+    if result is None:
+        return ()
+    given = assessment.inputs_of(result.slug, lesion)
+    return () if given is None else given.case_fields(result.missing)
+
+
+def _strategy(assessment: Assessment) -> tuple[Fact, Fact]:
     table = prognosis_table()["scores"]
     strategies: dict[str, str] = {}
     horizons: dict[str, str] = {}
+    results = assessment.prognostic()
+    strategy_sources = tuple(dict.fromkeys(
+        f for r in results if r.slug in STRATEGY_SCORES for f in _missing_fields(assessment, r)))
+    # The survival horizon of the provisional or UNVERIFIED tables (Katagiri, Bauer 1995) is
+    # shown, but their missing inputs are not asked for: the S decision rests on the others.
+    horizon_sources = tuple(dict.fromkeys(
+        f for r in results if r.slug not in HORIZON_ONLY_PROVISIONAL
+        for f in _missing_fields(assessment, r)))
     for result in results:
         spec = table.get(result.slug)
         if spec is None:
@@ -162,8 +189,8 @@ def _strategy(results: tuple[ScoreResult, ...]) -> tuple[Fact, Fact]:
         horizon = {spec["bands"][b]["horizon"] for b in bands}
         if len(horizon) == 1 and bands:
             horizons[label] = horizon.pop()
-    sources = ("performance.kps", "disease", "neurology.frankel", "cancer.primary")
-    return _agreement(strategies, sources, "strategy"), _agreement(horizons, sources, "survival")
+    return (_agreement(strategies, strategy_sources, "strategy"),
+            _agreement(horizons, horizon_sources, "survival"))
 
 
 def _result_label(result: ScoreResult) -> str:
@@ -193,7 +220,8 @@ def _agreement(values: Mapping[str, str], sources: tuple[str, ...], what: str) -
     return Fact(possible, sources, f"prognostic strategy ({kind}): {text}")
 
 
-def _labs_crcl(case: Case) -> CrCl:
+def case_crcl(case: Case) -> CrCl:
+    """The Cockcroft-Gault CrCl from the case's age, sex, weight and creatinine."""
     given = case.labs.given("creatinine")
     creatinine = None if given is None else parse_lab("creatinine", given).canonical
     p = case.patient
@@ -214,7 +242,7 @@ def _bone_present(case: Case) -> Fact:
 
 
 def _pain(case: Case) -> Fact:
-    sources = ("symptoms.back_pain", "lesions[].pain")
+    sources = ("symptoms.back_pain", *(f"lesions[{i}].pain" for i in range(len(case.lesions))))
     lesion_pain = [lesion.pain for lesion in case.lesions]
     if case.symptoms.back_pain or any(p in ("mechanical", "occasional") for p in lesion_pain):
         return Fact.known(True, sources, "pain present")
@@ -223,9 +251,10 @@ def _pain(case: Case) -> Fact:
     return Fact.unknown(sources, "pain: unknown")
 
 
-def _worst_sins(sins: list[ScoreResult | None]) -> Fact:
+def _worst_sins(sins: list[ScoreResult | None], assessment: Assessment) -> Fact:
     """The worst SINS band over the lesions: the values still possible, never a guess."""
-    sources = ("lesions",)
+    sources = ("lesions", *(f for i, s in enumerate(sins)
+                            for f in _missing_fields(assessment, s, i)))
     if not sins or any(s is None or not s.possible_bands for s in sins):
         return Fact.unknown(sources, "SINS: no lesion recorded")
     possibles = [[_SINS_ORDER.index(b) for b in s.possible_bands] for s in sins if s]
@@ -239,17 +268,17 @@ def _worst_sins(sins: list[ScoreResult | None]) -> Fact:
 
 def _crcl_band(dose: ZoledronicDose) -> Fact:
     sources = ("patient.age_years", "patient.sex", "patient.weight_kg", "labs.creatinine")
-    if dose.band is None:
-        return Fact.unknown(dose.crcl.missing or sources, dose.label)
-    return Fact.known(dose.band, sources, dose.crcl.describe() + f" -> {dose.label}")
+    if dose.band is None:  # missing inputs, or an implausible CrCl (nothing is missing then)
+        return Fact.unknown(dose.crcl.missing, dose.describe())
+    return Fact.known(dose.band, sources, dose.describe())
 
 
 def patient_facts(case: Case, assessment: Assessment, triage: TriageResult) -> PatientFacts:
     """Every patient-level fact the tables read."""
     s, f = case.symptoms, case.fitness
     established = _established(case)
-    strategy, agreement = _strategy(assessment.prognostic())
-    crcl = _labs_crcl(case)
+    strategy, agreement = _strategy(assessment)
+    crcl = case_crcl(case)
     dose = zoledronic_dose(crcl)
     sins = [assessment.get("sins", i) for i in range(len(case.lesions))]
     facts = {
@@ -278,10 +307,34 @@ def patient_facts(case: Case, assessment: Assessment, triage: TriageResult) -> P
         "bone_metastases_present": _bone_present(case),
         "crcl_band": _crcl_band(dose),
         "calcium_recorded": _calcium_recorded(case),
-        "worst_sins": _worst_sins(sins),
+        "worst_sins": _worst_sins(sins, assessment),
+        "motor_deficit": _motor_deficit(case),
+        "histology_label": _histology_label(case),
         **_fitness_flags(case),
     }
     return PatientFacts(facts, crcl, dose)
+
+
+def _motor_deficit(case: Case) -> Fact:
+    sources = ("symptoms.limb_weakness", "neurology.frankel", "neurology.asia")
+    weakness = case.symptoms.limb_weakness
+    grades = [g for g in (case.neurology.frankel, case.neurology.asia) if g is not None]
+    deficit = [f"Frankel/ASIA {g}" for g in grades if g != "E"]
+    if weakness:
+        deficit.insert(0, "limb weakness")
+    if deficit:
+        return Fact.known(True, sources, "motor deficit: " + ", ".join(deficit))
+    if weakness is False and grades:
+        return Fact.known(False, sources, "no motor deficit (no limb weakness; Frankel/ASIA E)")
+    return Fact.unknown(sources, "motor deficit: not recorded")
+
+
+def _histology_label(case: Case) -> Fact:
+    primary = case.cancer.primary
+    if primary is None:
+        return Fact.unknown(("cancer.primary",), "primary unknown")
+    return Fact.known(parse_histology(primary).label.lower(), ("cancer.primary",),
+                      f"primary: {parse_histology(primary).label}")
 
 
 def _calcium_recorded(case: Case) -> Fact:
@@ -347,20 +400,22 @@ def _band_fact(result: ScoreResult | None, sources: tuple[str, ...], name: str) 
 
 
 def _radiosensitivity(case: Case, lesion: Lesion, index: int, established: Fact) -> Fact:
-    sources = (f"lesions[{index}].radiosensitivity", "cancer.overrides.radiosensitivity",
-               "cancer.primary")
+    overrides = (f"lesions[{index}].radiosensitivity", "cancer.overrides.radiosensitivity")
+    sources = (*overrides, "cancer.primary")
     override = lesion.radiosensitivity or case.cancer.overrides.radiosensitivity
     if established.value is False:  # pathway.md §4: no radiotherapy plan before tissue
         note = f" (override {override} kept for after it)" if override is not None else ""
-        return Fact.unknown(sources, "radiosensitivity not used until tissue diagnosis" + note)
+        return Fact.unknown((), "radiosensitivity not used until a tissue diagnosis" + note)
     if override is not None:
         return Fact.known(override, sources, f"radiosensitivity {override} (clinician override)")
     if established.value is not True or case.cancer.primary is None:
-        return Fact.unknown(sources, "radiosensitivity unknown until tissue diagnosis")
+        return Fact.unknown((*established.sources, *overrides),
+                            "radiosensitivity unknown until the histology is established")
     row = parse_histology(case.cancer.primary)
     cell = row.resolve("radiosensitivity")
-    if not cell.known:
-        return Fact.unknown(sources, f"radiosensitivity: clinician choice needed ({cell.ask})")
+    if not cell.known:  # "ask": only a clinician's choice (an override) can decide it
+        return Fact.unknown(overrides, f"radiosensitivity of {row.label.lower()}: clinician "
+                            f"choice needed ({cell.ask})")
     tag = " (UNVERIFIED in the catalogue)" if cell.unverified else ""
     return Fact.known(cell.value, sources, f"{row.label}: {cell.value}{tag}",
                       unverified=cell.unverified)
@@ -383,8 +438,8 @@ def _hypervascular(case: Case) -> Fact:
         return Fact.unknown(sources, "hypervascular histology: unknown")
     row = parse_histology(case.cancer.primary)
     cell = row.resolve("hypervascular")
-    if not cell.known:
-        return Fact.unknown(sources, f"hypervascular: {cell.ask}")
+    if not cell.known:  # not catalogued: only imaging can tell (hypervascular_on_imaging)
+        return Fact.unknown((), f"hypervascular histology: {cell.ask}")
     yes = str(cell.value).lower() == "yes"
     tag = " (UNVERIFIED)" if cell.unverified else ""
     return Fact.known(yes, sources, f"{row.label}: hypervascular {cell.value}{tag}",
@@ -411,8 +466,8 @@ def lesion_facts(case: Case, assessment: Assessment, index: int,
     prefix = f"lesions[{index}]"
     radio = _radiosensitivity(case, lesion, index, patient["histology_established"])
     sins = assessment.get("sins", index)
-    sins_sources = tuple(f"{prefix}.{m}" for m in (sins.missing if sins else ())) or (
-        f"{prefix}",)
+    sins_sources = _missing_fields(assessment, sins, index)
+    tomita, tokuhashi = assessment.get("tomita_2001"), assessment.get("tokuhashi_2005")
     own = {
         "escc_class": _band_fact(assessment.get("bilsky_escc", index), (f"{prefix}.escc",),
                                  "ESCC"),
@@ -441,13 +496,29 @@ def lesion_facts(case: Case, assessment: Assessment, index: int,
                                        f"{prefix}.hypervascular_on_imaging",
                                        "hypervascular on imaging"),
         "solitary": _solitary(case),
-        "tomita_band": _band_fact(assessment.get("tomita_2001"), ("disease", "cancer.primary"),
-                                  "Tomita"),
-        "tokuhashi_band": _band_fact(assessment.get("tokuhashi_2005"),
-                                     ("performance.kps", "disease", "neurology.frankel"),
+        "tomita_band": _band_fact(tomita, _missing_fields(assessment, tomita), "Tomita"),
+        "tokuhashi_band": _band_fact(tokuhashi, _missing_fields(assessment, tokuhashi),
                                      "Tokuhashi"),
+        "radiosensitivity_unsettled": _unsettled(case, lesion, index,
+                                                 patient["histology_established"]),
     }
     return {**patient, **own}
+
+
+def _unsettled(case: Case, lesion: Lesion, index: int, established: Fact) -> Fact:
+    """True when only a clinician's choice can give the NOMS "O" (catalogue cell "ask")."""
+    sources = (f"lesions[{index}].radiosensitivity", "cancer.overrides.radiosensitivity")
+    override = lesion.radiosensitivity or case.cancer.overrides.radiosensitivity
+    primary = case.cancer.primary
+    if override is not None or established.value is False:
+        return Fact.known(False, sources, "radiosensitivity decided or not yet needed")
+    if established.value is not True or primary is None:
+        return Fact.unknown(established.sources, "whether radiosensitivity is settled: unknown")
+    row = parse_histology(primary)
+    unsettled = not row.resolve("radiosensitivity").known
+    text = (f"radiosensitivity of {row.label.lower()} is not settled in the sources"
+            if unsettled else f"radiosensitivity of {row.label.lower()} is catalogued")
+    return Fact.known(unsettled, sources, text)
 
 
 def _solitary(case: Case) -> Fact:

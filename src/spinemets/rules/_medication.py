@@ -55,6 +55,12 @@ class CrCl:
         shown = ", ".join(f"{k} {v}" for k, v in self.inputs.items())
         return f"Cockcroft-Gault CrCl {self.ml_min:.1f} mL/min ({shown})"
 
+    @property
+    def implausible(self) -> bool:
+        """Above the plausibility limit (``medication.yaml``): an implausible combination."""
+        limit = medication_table()["cockcroft_gault"]["implausible_above_ml_min"]
+        return self.ml_min is not None and self.ml_min > limit
+
 
 def _check_number(name: str, value: float | Decimal | None) -> None:
     if value is None:
@@ -117,6 +123,13 @@ class ZoledronicDose:
     crcl: CrCl
     near_boundary: bool = False
     notes: tuple[str, ...] = ()
+    implausible: bool = False
+
+    def describe(self) -> str:
+        """The CrCl with one decimal and the band it falls in (or why there is none)."""
+        if self.band is None:
+            return f"{self.crcl.describe()}: {self.label}"
+        return f"{self.crcl.describe()}: band {self.label}"
 
     @property
     def recommended_against(self) -> bool:
@@ -126,19 +139,31 @@ class ZoledronicDose:
 def zoledronic_dose(crcl: CrCl) -> ZoledronicDose:
     """Dose band from the SmPC renal table (``scores.md`` §15).
 
-    CrCl is rounded down to an integer before banding (UNVERIFIED implementation decision from
-    ``scores.md`` §15) and a value near a boundary is flagged.
+    The bands are whole numbers of mL/min. A CrCl between two bands (49.6, 60.4) is rounded
+    down to a whole number to place it (an UNVERIFIED implementation decision, see the rule
+    book ``docs/rules.md``); the note on that rounding is given only where it decided the band.
+    A value near a boundary is flagged, and an implausible CrCl (above the limit in
+    ``medication.yaml``) gives no dose.
     """
     spec = medication_table()["zoledronic_acid"]
     if crcl.ml_min is None:
         return ZoledronicDose(None, "needs CrCl (" + ", ".join(crcl.missing) + ")", None, crcl)
+    if crcl.implausible:
+        limit = medication_table()["cockcroft_gault"]["implausible_above_ml_min"]
+        return ZoledronicDose(None, (
+            f"no dose: a CrCl of {crcl.ml_min:.1f} mL/min (above {limit}) is an implausible "
+            "combination of age, weight and creatinine; check them (and the creatinine unit)"),
+            None, crcl, implausible=True)
     whole = math.floor(crcl.ml_min)
     band = next(b for b in spec["bands"]
                 if whole >= b["min"] and (b["max"] is None or whole <= b["max"]))
     near = any(abs(crcl.ml_min - edge) <= spec["near_boundary_ml_min"]
                for edge in spec["boundaries"])
-    notes = [f"CrCl {crcl.ml_min:.1f} rounded down to {whole} mL/min before banding "
-             "(UNVERIFIED implementation decision, scores.md §15)"]
+    notes = []
+    if band["max"] is not None and crcl.ml_min > band["max"]:
+        notes.append(f"CrCl {crcl.ml_min:.1f} mL/min lies between two whole-number bands: "
+                     f"rounded down to {whole} mL/min, which places it in {band['label']} "
+                     "(UNVERIFIED implementation decision; rule book docs/rules.md)")
     if near:
         notes.append(f"CrCl within {spec['near_boundary_ml_min']} mL/min of a dose-band "
                      "boundary: check the inputs (boundary margin is an UNVERIFIED local "

@@ -2,7 +2,11 @@
 
 Output format ``spinemets-plan/1`` (``case-format.md``). Every item carries its rule id, basis,
 citations and cautions; the trace lists every rule that fired or was blocked by unknown inputs;
-"no recommendation" is reported as a flag, never left silent.
+"no recommendation" is reported as a flag, never left silent, and names the missing inputs in
+words. Inputs that contradict each other give ``consistency`` flags (``tables/checks.yaml``).
+``unknowns`` and every "would need" list name only inputs missing from the case.
+
+The cost is linear in the number of lesions: every per-lesion look-up is a dictionary look-up.
 
 References
 ----------
@@ -12,20 +16,30 @@ Laufer I et al. The NOMS framework. Oncologist 2013;18(6):744-751. NICE NG234 (2
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from spinemets.case import Assessment, Case, assess, load_case
+from spinemets.rules._checks import consistency
 from spinemets.rules._engine import Fact, Firing, Rule, all_rules, evaluate_rule, references
 from spinemets.rules._facts import PatientFacts, lesion_facts, patient_facts
+from spinemets.rules._fields import in_words, is_missing
 from spinemets.rules._triage import TriageResult, triage
 
 __all__ = ["Item", "Plan", "plan", "triage_case", "workup"]
 
 ACTIVE = ("recommended", "consider", "mdt_review")
+#: Statuses that propose an item (an MDT review is a question, not a proposal).
+PROPOSED = ("recommended", "consider")
 OPEN_SURGERY = ("separation_surgery", "stabilisation", "reconstruction_corpectomy",
                 "en_bloc_resection")
+_NAMES = {"separation_surgery": "separation surgery", "stabilisation": "stabilisation",
+          "reconstruction_corpectomy": "reconstruction / corpectomy",
+          "en_bloc_resection": "en bloc resection"}
+_RADIOSENSITIVITY_CHOICE = ("radiosensitivity", "overrides.radiosensitivity")
+_TEMPLATE = re.compile(r"\{(\w+)\}")
 PROCEDURES = (*OPEN_SURGERY, "srs", "cement_augmentation")
 BASELINE_LABS = ("hemoglobin", "platelets", "calcium", "albumin", "alkaline_phosphatase",
                  "creatinine", "inr", "ldh", "crp")
@@ -105,6 +119,9 @@ class Plan:
         }
 
 
+Slot = tuple[str, str, int | None]
+
+
 @dataclass
 class _Scope:
     lesion: int | None
@@ -120,6 +137,31 @@ class _Run:
     patient: PatientFacts
     scopes: list[_Scope]
     firings: list[Firing] = field(default_factory=list)
+    by_lesion: dict[int | None, _Scope] = field(default_factory=dict)
+    _missing: dict[str, bool] = field(default_factory=dict)
+    _final: tuple[dict[Slot, list[Firing]], dict[Slot, Firing]] | None = None
+
+    def __post_init__(self) -> None:
+        self.by_lesion = {scope.lesion: scope for scope in self.scopes}
+
+    def label(self, lesion: int | None) -> str | None:
+        return None if lesion is None else self.by_lesion[lesion].label
+
+    def is_missing(self, path: str) -> bool:
+        """Whether ``path`` is missing from the case (memoised: asked once per path)."""
+        known = self._missing.get(path)
+        if known is None:
+            known = self._missing[path] = is_missing(self.case, path)
+        return known
+
+    def only_missing(self, paths: Iterable[str]) -> tuple[str, ...]:
+        return tuple(p for p in dict.fromkeys(paths) if self.is_missing(p))
+
+    def final(self) -> tuple[dict[Slot, list[Firing]], dict[Slot, Firing]]:
+        """Slots and their winners once every stage is evaluated (computed once)."""
+        if self._final is None:
+            self._final = (_slots(self.firings), _winners(self.firings))
+        return self._final
 
 
 def _scopes(case: Case, assessment: Assessment, patient: PatientFacts) -> list[_Scope]:
@@ -137,9 +179,6 @@ def _evaluate(run: _Run, stage: int) -> None:
         for scope in run.scopes:
             if (rule.scope == "lesion") == (scope.lesion is not None):
                 run.firings.append(evaluate_rule(rule, scope.facts, scope.lesion))
-
-
-Slot = tuple[str, str, int | None]
 
 
 def _slots(firings: Iterable[Firing]) -> dict[Slot, list[Firing]]:
@@ -168,21 +207,50 @@ def _winners(firings: Iterable[Firing]) -> dict[Slot, Firing]:
 
 def _stage_two_facts(run: _Run) -> None:
     winners = _winners(run.firings)
+    slots = _slots(run.firings)
 
-    def proposed(ids: Iterable[str], lesion: int | None) -> bool:
-        return any((w := winners.get(("recommendation", i, lesion))) is not None
-                   and w.rule.status in ACTIVE for i in ids)
+    def proposed(ids: Iterable[str], lesion: int | None,
+                 statuses: tuple[str, ...] = ACTIVE) -> list[str]:
+        return [f"{_NAMES.get(i, i)} ({w.rule.status})" for i in ids
+                if (w := winners.get(("recommendation", i, lesion))) is not None
+                and w.rule.status in statuses]
 
-    bma = Fact.known(proposed(("bone_modifying_agent",), None), ("cancer.primary",),
+    bma = Fact.known(bool(proposed(("bone_modifying_agent",), None)), ("cancer.primary",),
                      "bone-modifying agent proposed")
     for scope in run.scopes:
         scope.facts["bma_proposed"] = bma
         if scope.lesion is None:
             continue
+        open_surgery = proposed(OPEN_SURGERY, scope.lesion, PROPOSED)
         scope.facts["open_surgery_proposed"] = Fact.known(
-            proposed(OPEN_SURGERY, scope.lesion), (), "open surgery proposed for this lesion")
+            bool(open_surgery), (), "open surgery proposed for this lesion: "
+            + (", ".join(open_surgery) or "none"))
         scope.facts["procedure_proposed"] = Fact.known(
-            proposed(PROCEDURES, scope.lesion), (), "surgery, SRS or augmentation proposed")
+            bool(proposed(PROCEDURES, scope.lesion)), (),
+            "surgery, SRS or augmentation proposed")
+        scope.facts["open_surgery_replaced"] = _replaced(slots, winners, scope.lesion)
+
+
+def _replaced(slots: Mapping[Slot, list[Firing]], winners: Mapping[Slot, Firing],
+              lesion: int) -> Fact:
+    """Open surgery that a base rule indicated and an S modifier (``replaces``) took away."""
+    surgeries: list[str] = []
+    because: list[str] = []
+    for outcome in OPEN_SURGERY:
+        slot = ("recommendation", outcome, lesion)
+        winner = winners.get(slot)
+        if winner is None or winner.rule.status in PROPOSED:
+            continue
+        reasons = [f.rule.replaces for f in slots[slot]
+                   if f.result is True and f.rule.modifier and f.rule.replaces]
+        if reasons:
+            surgeries.append(_NAMES[outcome])
+            because.extend(reasons)
+    if not surgeries:
+        return Fact.known(False, (), "no open surgery replaced")
+    return Fact.known(True, (), "radiotherapy alone / best supportive care instead of open "
+                      f"surgery ({', '.join(surgeries)}) because "
+                      + " and ".join(dict.fromkeys(because)))
 
 
 def _run(case: Case) -> _Run:
@@ -200,7 +268,7 @@ def _run(case: Case) -> _Run:
 
 
 def _facts_of(run: _Run, lesion: int | None) -> dict[str, Fact]:
-    return next(s.facts for s in run.scopes if s.lesion == lesion)
+    return run.by_lesion[lesion].facts
 
 
 def _cautions(rules: Iterable[Rule], facts: Mapping[str, Fact]) -> list[str]:
@@ -232,7 +300,7 @@ def _item(run: _Run, group: list[Firing], winner: Firing) -> Item:
     citations = [refs[c] for f in applied for c in f.rule.citations]
     evidence = "unverified" if (winner.rule.evidence == "unverified" or winner.unverified) else (
         winner.rule.evidence)
-    label = None if winner.lesion is None else run.case.lesions[winner.lesion].label
+    label = run.label(winner.lesion)
     item = Item(winner.rule.outcome, winner.rule.status, winner.rule.id,
                 tuple(dict.fromkeys(basis)), tuple(dict.fromkeys(citations)),
                 tuple(dict.fromkeys(cautions)), evidence, label)
@@ -269,11 +337,17 @@ def _with_dose(run: _Run, item: Item) -> Item:
              "crcl_inputs": crcl.inputs, "crcl_missing": list(crcl.missing),
              "crcl_formula": crcl.formula}
     cautions = list(dose.notes)
-    if dose.band is None:
-        cautions.append("Dose needs CrCl: ask for " + ", ".join(crcl.missing)
-                        + " (no default dose is given)")
-    basis = (crcl.describe(), f"dose band: {dose.label}")
-    return _add(item, basis=basis, cautions=tuple(cautions), extra=extra)
+    if dose.implausible:
+        cautions.append("No dose: the CrCl is implausible - check age, weight and creatinine "
+                        "(see the consistency flag)")
+    elif dose.band is None:
+        ask = run.only_missing(crcl.missing)
+        text = ("Dose needs CrCl: ask for " + ", ".join(ask)) if ask else "Dose needs CrCl"
+        if "patient.sex" in crcl.missing and "patient.sex" not in ask:
+            text += ("; Cockcroft-Gault has a factor for female and male only, so the clinician "
+                     f"must choose it for sex {run.case.patient.sex!r}")
+        cautions.append(text + " (no default dose is given)")
+    return _add(item, basis=(dose.describe(),), cautions=tuple(cautions), extra=extra)
 
 
 def _with_missing_labs(run: _Run, item: Item) -> Item:
@@ -287,52 +361,85 @@ def _with_missing_labs(run: _Run, item: Item) -> Item:
 
 def _items(run: _Run, kind: str) -> list[Item]:
     out = []
-    slots = _slots(run.firings)
-    for slot, winner in _winners(run.firings).items():
+    slots, winners = run.final()
+    for slot, winner in winners.items():
         if slot[0] == kind:
             out.append(_item(run, slots[slot], winner))
     return out
 
 
+def _fill(text: str, facts: Mapping[str, Fact]) -> str:
+    """``{fact}`` in a flag text replaced by that fact's known value."""
+    def value(match: re.Match[str]) -> str:
+        fact = facts.get(match.group(1))
+        return match.group(0) if fact is None or fact.value is None else str(fact.value)
+
+    return _TEMPLATE.sub(value, text)
+
+
 def _flags(run: _Run, recommendations: list[Item]) -> list[dict[str, Any]]:
-    flags: list[dict[str, Any]] = []
+    flags: list[dict[str, Any]] = [c.to_flag() for c in consistency(run.case, run.patient.crcl)]
     for f in run.firings:
         if f.rule.kind == "flag" and f.result is True:
-            flag = {"id": f.rule.outcome, "reason": f.rule.text, "rule": f.rule.id}
+            flag: dict[str, Any] = {"id": f.rule.outcome,
+                                    "reason": _fill(f.rule.text, _facts_of(run, f.lesion)),
+                                    "rule": f.rule.id}
+            if f.rule.urgency:
+                flag["urgency"] = f.rule.urgency
             if f.lesion is not None:
-                flag["lesion"] = run.case.lesions[f.lesion].label
+                flag["lesion"] = run.label(f.lesion)
             flags.append(flag)
-    flags.extend(_no_recommendation(run, recommendations))
+    flags.extend(_no_recommendation(run, recommendations, flags))
     return flags
 
 
-def _no_recommendation(run: _Run, recommendations: list[Item]) -> list[dict[str, Any]]:
+def _no_recommendation(run: _Run, recommendations: list[Item],
+                       flags: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
+    treated = {r.lesion for r in recommendations if r.status in ACTIVE}
+    asked = {f.get("lesion") for f in flags if f["id"] == "radiosensitivity_choice_needed"}
+    blocked = _blocked_by_lesion(run)
     for index, lesion in enumerate(run.case.lesions):
-        treatments = [r for r in recommendations if r.lesion == lesion.label
-                      and r.status in ACTIVE]
-        if not treatments:
-            missing = _blocked_sources(run, index)
-            reason = "no treatment rule applies to this lesion"
-            if missing:
-                reason += "; would need: " + ", ".join(missing)
-            out.append({"id": "no_recommendation", "lesion": lesion.label, "reason": reason})
+        if lesion.label in treated:
+            continue
+        missing, why = blocked.get(index, ([], []))
+        if lesion.label in asked and all(m.endswith(_RADIOSENSITIVITY_CHOICE) for m in missing):
+            continue  # the radiosensitivity flag already says why, and what to choose
+        own = f"lesions[{index}]."
+        missing = sorted(missing, key=lambda m: not m.startswith(own))  # this lesion's first
+        reason = "no treatment rule applies to this lesion"
+        if missing:
+            reason += "; would need: " + "; ".join(in_words(run.case, m) for m in missing)
+        elif why:
+            reason += ": " + "; ".join(why)
+        out.append({"id": "no_recommendation", "lesion": lesion.label, "reason": reason,
+                    "missing": missing})
     if not recommendations:
         out.append({"id": "no_recommendation", "reason": "no patient-level treatment rule "
                     "applies on the information given"})
     return out
 
 
-def _blocked_sources(run: _Run, lesion: int | None) -> list[str]:
-    facts = _facts_of(run, lesion)
-    names = [n for f in run.firings if f.result is None and f.lesion == lesion
-             and f.rule.kind == "recommendation" for n in f.unknown_facts]
-    return list(dict.fromkeys(s for n in names for s in facts.get(n, Fact.unknown()).sources))
+def _blocked_by_lesion(run: _Run) -> dict[int, tuple[list[str], list[str]]]:
+    """Per lesion: the missing inputs, and the undecided facts in words, that left its base
+    treatment rules blocked (modifiers and contraindication checks are not treatments)."""
+    out: dict[int, tuple[list[str], list[str]]] = {}
+    for f in run.firings:
+        if f.result is not None or f.lesion is None or f.rule.kind != "recommendation" or (
+                f.rule.modifier):
+            continue
+        missing, why = out.setdefault(f.lesion, ([], []))
+        facts = _facts_of(run, f.lesion)
+        for name in f.unknown_facts:
+            fact = facts.get(name, Fact.unknown())
+            missing.extend(m for m in run.only_missing(fact.sources) if m not in missing)
+            if fact.text and fact.text not in why:
+                why.append(fact.text)
+    return out
 
 
 def _unknowns(run: _Run) -> list[str]:
-    winners = _winners(run.firings)
-    slots = _slots(run.firings)
+    slots, winners = run.final()
     out: list[str] = []
     for f in run.firings:
         if f.result is not None:
@@ -345,25 +452,25 @@ def _unknowns(run: _Run) -> list[str]:
         if winner is None or f.rule.priority > winner.rule.priority or f.rule.kind == "flag":
             facts = _facts_of(run, f.lesion)
             out.extend(s for n in f.unknown_facts for s in facts.get(n, Fact.unknown()).sources)
-    return list(dict.fromkeys(out))
+    return list(run.only_missing(out))
 
 
 def _trace(run: _Run) -> list[dict[str, Any]]:
-    winners = _winners(run.firings)
+    _, winners = run.final()
     out = []
     for f in run.firings:
         if f.result is False:
             continue
         entry: dict[str, Any] = {"rule": f.rule.id, "table": f.rule.table}
         if f.lesion is not None:
-            entry["lesion"] = run.case.lesions[f.lesion].label
+            entry["lesion"] = run.label(f.lesion)
         entry["outcome"] = _outcome(f, winners)
         entry["then"] = f"{f.rule.outcome}: {f.rule.status}"
         if f.result is True:
             entry["because"] = list(f.basis)
         else:
             facts = _facts_of(run, f.lesion)
-            entry["unknown"] = list(dict.fromkeys(
+            entry["unknown"] = list(run.only_missing(
                 s for n in f.unknown_facts for s in facts.get(n, Fact.unknown()).sources))
         out.append(entry)
     return out
@@ -387,8 +494,9 @@ _STATUS_ORDER = {s: i for i, s in enumerate(("recommended", "consider", "mdt_rev
 
 
 def _order(items: list[Item], run: _Run) -> tuple[Item, ...]:
-    labels = [None, *(lesion.label for lesion in run.case.lesions)]
-    return tuple(sorted(items, key=lambda i: (labels.index(i.lesion),
+    position: dict[str | None, int] = {None: 0}
+    position |= {lesion.label: i for i, lesion in enumerate(run.case.lesions, 1)}
+    return tuple(sorted(items, key=lambda i: (position[i.lesion],
                                               _STATUS_ORDER[i.status], i.id)))
 
 

@@ -116,6 +116,11 @@ _PATIENT_ADVICE: Final[dict[str, str]] = {
     "routine": "Your answers do not show warning signs. Watch for the warning signs below and "
                "get help at once if any appear.",
 }
+#: Emergency advice when cancer is not known or suspected (status none, not sure or not
+#: answered): never "tell them you have cancer" to someone who has not said so.
+_PATIENT_EMERGENCY_NO_KNOWN_CANCER: Final = (
+    "Go to the emergency department or call the emergency number now. Tell them about any "
+    "cancer you have or had, and these symptoms.")
 #: Routine so far, but questions that could raise the level or show a warning sign are not
 #: answered (or "not sure"): never "no warning signs".
 _PATIENT_OPEN: Final = ("Your answers are not finished, so we cannot say that you have no warning "
@@ -355,7 +360,8 @@ def triage(answers: Mapping[str, Any]) -> TriageResult:
         n for n in warning_sign_questions() if n not in facts and n in TRIAGE_QUESTION_IDS)
     return _result(level, highest, fired, basis, could_raise=could_raise,
                    used=tuple(dict.fromkeys(used)), warning=tuple(dict.fromkeys(warning)),
-                   possible_emergency=possible_emergency, open_signs=open_signs)
+                   possible_emergency=possible_emergency, open_signs=open_signs,
+                   cancer_known=answers.get("cancer_status") in ("known", "suspected"))
 
 
 def _reported(rule: TriageRule, facts: Mapping[str, Fact]) -> list[tuple[str, str]]:
@@ -367,11 +373,13 @@ def _reported(rule: TriageRule, facts: Mapping[str, Fact]) -> list[tuple[str, st
 def _result(level: Level, highest: Level, fired: list[TriageRule], basis: list[str], *,
             could_raise: tuple[str, ...], used: tuple[str, ...],
             warning: tuple[str, ...] = (), possible_emergency: bool = False,
-            open_signs: tuple[str, ...] = ()) -> TriageResult:
+            open_signs: tuple[str, ...] = (), cancer_known: bool = False) -> TriageResult:
     refs = references()
     citations = tuple(dict.fromkeys(refs[c] for rule in fired for c in rule.citations))
     clinician = _CLINICIAN_ADVICE[level] + " " + " ".join(r.text + "." for r in fired)
     patient = _PATIENT_ADVICE[level]
+    if level == "emergency" and not cancer_known:
+        patient = _PATIENT_EMERGENCY_NO_KNOWN_CANCER
     if level == "routine" and (could_raise or open_signs):
         patient = _PATIENT_OPEN
     if warning:
