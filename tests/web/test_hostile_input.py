@@ -139,3 +139,13 @@ def test_healthz_answers_while_a_plan_is_still_running(client: TestClient,
     released.set()
     worker.join(30)
     assert order == ["healthz answered", "plan released"]
+
+
+def test_more_lesions_than_levels_is_422(client: TestClient) -> None:
+    """3,200 lesions held the server for 11 s: a case has at most one lesion per level."""
+    case = {"id": "x", "lesions": [{"levels": ["T5"]} for _ in range(3200)]}
+    response = client.post("/api/v1/plan", json=case)
+    assert response.status_code == 422
+    problem = response.json()["problems"][0]
+    assert problem["field"] == "lesions"
+    assert "30" in problem["message"]
