@@ -120,3 +120,25 @@ def text_table(records: list[dict[str, Any]], *, messy: bool = False) -> pa.Tabl
     names = list(cohort_columns())
     return pa.table({n: pa.array([text(r[n], i * len(names) + j) for i, r in enumerate(records)],
                                  pa.string()) for j, n in enumerate(names)})
+
+
+#: Junk a text file may hold in any column: never a number, a boolean, an unknown marker or
+#: padded (padding is trimmed, tested elsewhere), so the single-case path receives it as it is
+#: (labs as ``{"value": junk, "unit": ...}``).
+JUNK = ("abc", "?", "n.d.", "#REF!", "yes", "D+", "none?", "x", "T13", "maybe")
+
+
+def junk_cell() -> st.SearchStrategy[str]:
+    """A junk text cell: a fixed one or a one-off (``zz...``)."""
+    return st.sampled_from(JUNK) | st.from_regex(r"zz[a-z0-9]{0,6}", fullmatch=True)
+
+
+def junk_rows(*, min_size: int = 1, max_size: int = 25) -> st.SearchStrategy[list[dict[str, Any]]]:
+    """Rows as :func:`rows`, with about one cell in eight replaced by junk text."""
+    def spoil(record: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
+        names = sorted(record)
+        return st.lists(st.tuples(st.sampled_from(names), junk_cell()), max_size=5).map(
+            lambda cells: {**record, **dict(cells)})
+
+    row = st.fixed_dictionaries({name: cell(col) for name, col in cohort_columns().items()})
+    return st.lists(row.flatmap(spoil), min_size=min_size, max_size=max_size)

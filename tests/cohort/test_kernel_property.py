@@ -16,7 +16,7 @@ from spinemets.domain import ANALYTES
 from spinemets.errors import InputError
 from spinemets.scores import registry, score
 
-from .strategies import rows, text_table, typed_table
+from .strategies import junk_rows, rows, text_table, typed_table
 
 KERNEL = compile_kernel()
 
@@ -63,6 +63,21 @@ def _check(table: pa.Table, records: list[dict[str, Any]]) -> None:
 @given(rows())
 def test_batch_and_single_case_agree(records: list[dict[str, Any]]) -> None:
     _check(typed_table(records), records)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(junk_rows())
+def test_junk_text_cells_agree_with_single_case(records: list[dict[str, Any]]) -> None:
+    """Bad cells are scored in the vectorised pass and reported as the single-case path does:
+    the same statuses and reasons, the cell as in the file, the allowed values."""
+    table = text_table(records)
+    _check(table, records)
+    out = KERNEL.run(table.to_batches()[0])
+    for p in out.problems.to_pylist():
+        if p["field"] in KERNEL.columns:
+            cell = table.column(p["field"])[p["row"] - 1].as_py()
+            assert p["value"] == cell, p
+        assert p["reason"] and p["scores"], p
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -156,3 +171,44 @@ def test_integers_spread_wider_than_a_dense_domain_agree_with_single_case() -> N
         record.update(kps=kps, ecog=1, extraspinal_bone_metastases=count,
                       vertebral_body_metastases=1)
     _check(typed_table(records), records)
+
+
+def test_bad_cells_are_explained_once_per_distinct_value_not_per_row(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No row is scored on its own: 20,000 rows with a bad kps column (whole numbers written as
+    80.0, junk text) cost a few reader calls per distinct value, and every bad cell is reported.
+
+    The tables' readers give the same reason for every invalid cell of a number column ("must
+    be a whole number"); a reader that quotes the cell is simulated, to show that such a reason
+    is worked out once per distinct text and still names each cell.
+    """
+    from spinemets.cohort import _kernel  # noqa: PLC0415
+
+    calls = 0
+    real = _kernel.read_source
+
+    def quoting(src: Any, comp: Any, given: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        value = given.get("kps")
+        if src.input == "kps" and comp.name == "kps" and isinstance(value, str | float):
+            raise InputError.single("kps", f"{value!r} is not a KPS grade", value=value)
+        return real(src, comp, given)
+
+    monkeypatch.setattr(_kernel, "read_source", quoting)
+    kernel = compile_kernel(["kps", "tokuhashi_2005", "van_der_linden_2005"])
+    n = 20_000
+    kps = pa.array(["80", "90.5", None, "zz9", "abc"] * (n // 5))
+    out = kernel.run(pa.RecordBatch.from_arrays([kps], names=["kps"]))
+    assert calls < 200
+    problems = out.problems.to_pylist()
+    assert len(problems) == n // 5 * 3 * 2  # per bad cell: the kps line and the others' line
+    got = {(p["row"], p["reason"], p["scores"]) for p in problems if p["row"] <= 5}
+    quoted = "kps,van_der_linden_2005"  # both have a component named kps
+    assert got == {
+        (2, "'90.5' is not a KPS grade", quoted), (2, "must be a whole number", "tokuhashi_2005"),
+        (4, "'zz9' is not a KPS grade", quoted), (4, "must be a whole number", "tokuhashi_2005"),
+        (5, "'abc' is not a KPS grade", quoted), (5, "must be a whole number", "tokuhashi_2005"),
+    }
+    assert all(p["value"] == ["80", "90.5", None, "zz9", "abc"][(p["row"] - 1) % 5]
+               for p in problems)

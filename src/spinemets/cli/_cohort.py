@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from spinemets.cli._output import err_console, fail
-from spinemets.errors import InputError, SpinemetsError
+from spinemets.errors import SpinemetsError
 
 __all__ = ["register"]
 
@@ -107,20 +107,23 @@ def validate_command(  # noqa: PLR0917  (typer: options are parameters)
 ) -> None:
     """Survival validation per score: KM by band, log-rank, C-indices, td-AUC, calibration."""
     _need_cohort_extra()
-    from spinemets.cohort import render_html, validate_file  # noqa: PLC0415
+    from spinemets.cohort import render_html, save_text, validate_file  # noqa: PLC0415
 
     slugs = [s.strip() for s in scores.split(",") if s.strip()] if scores else None
     try:
         report = validate_file(scored, time_column=time, event_column=event, slugs=slugs)
-    except (InputError, SpinemetsError) as exc:
+    except SpinemetsError as exc:
         fail(exc)
     text = render_html(report) if fmt is ReportFormat.html else json.dumps(
         report.to_dict(), indent=2)
     if out is None:
         print(text)
-    else:
-        out.write_text(text, encoding="utf-8")
-        err_console.print(f"report written to {out}", highlight=False)
+        return
+    try:
+        save_text(text, out, inputs=[scored])
+    except SpinemetsError as exc:
+        fail(exc)
+    err_console.print(f"report written to {out}", highlight=False)
 
 
 @cohort_app.command("synth")

@@ -6,6 +6,7 @@ See ``docs/cohort.md`` for the cohort schema and how to run on a Spark cluster.
 """
 
 from spinemets.cohort._columns import RENAMED_INPUTS, CohortColumn, cohort_columns, column_for
+from spinemets.cohort._files import save_text
 from spinemets.cohort._kernel import Kernel, KernelOutput, compile_kernel
 from spinemets.cohort._local import ScoreSummary, score_file, sidecar_path
 from spinemets.cohort._report import render_html
@@ -31,6 +32,7 @@ __all__ = [
     "column_for",
     "compile_kernel",
     "render_html",
+    "save_text",
     "score_file",
     "score_file_spark",
     "score_spark_dataframe",

@@ -2,7 +2,9 @@
 
 Readers yield record batches of bounded size, so memory does not grow with the file. Score-input
 columns of text files are read as text and parsed by the kernel (a bad cell is reported, never
-dropped); other columns keep the types the reader infers (from the first block for CSV).
+dropped); other columns keep the types the reader infers (from the first block for CSV). A file
+the reader cannot read (damaged, empty, not UTF-8), when it is opened or at any batch, raises one
+:class:`InputError` naming the file, the row reached and what to do (``_files.read_failure``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from spinemets.cohort._columns import cohort_columns
+from spinemets.cohort._files import located, read_failure
 from spinemets.errors import InputError
 
 __all__ = ["BatchSource", "BatchWriter", "file_format", "open_source"]
@@ -139,6 +142,20 @@ def _jsonl(path: Path, batch_size: int) -> BatchSource:
     return BatchSource(batches(), None, path.stat().st_size)
 
 
+def _guarded(path: Path, fmt: str, batches: Iterator[pa.RecordBatch]
+             ) -> Iterator[pa.RecordBatch]:
+    """The batches, with a read failure at any of them turned into one clean error."""
+    rows = 0
+    try:
+        for batch in batches:
+            yield batch
+            rows += batch.num_rows
+    except InputError as exc:
+        raise located(exc, path) from exc
+    except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise read_failure(path, fmt, exc, rows_read=rows) from exc
+
+
 def open_source(path: Path, *, batch_size: int = 1 << 16) -> BatchSource:
     """Open a cohort file for streaming.
 
@@ -153,13 +170,25 @@ def open_source(path: Path, *, batch_size: int = 1 << 16) -> BatchSource:
     -------
     BatchSource
         The batches and what is known of the size.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read (now, or later at one of its batches), naming the file.
     """
-    fmt = file_format(path)
-    if fmt == "parquet":
-        return _parquet(path, batch_size)
-    if fmt == "csv":
-        return _csv(path, batch_size)
-    return _jsonl(path, batch_size)
+    try:
+        fmt = file_format(path)
+    except InputError as exc:
+        raise located(exc, path) from exc
+    opener = {"parquet": _parquet, "csv": _csv, "jsonl": _jsonl}[fmt]
+    try:
+        source = opener(path, batch_size)
+    except InputError as exc:
+        raise located(exc, path) from exc
+    except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise read_failure(path, fmt, exc) from exc
+    source.batches = _guarded(path, fmt, source.batches)
+    return source
 
 
 class BatchWriter:
@@ -178,12 +207,14 @@ class BatchWriter:
     uncompressed : sequence of str
         Columns written without LZ4 (the dictionary-encoded score columns, already a few bits
         per row, for which compression costs more time than it saves space).
+    fmt : {"parquet", "csv"}, optional
+        Format, when ``path`` is a temporary file whose name does not tell it.
     """
 
     def __init__(self, path: Path, schema: pa.Schema, *,
-                 dictionary: Sequence[str] | None = None, uncompressed: Sequence[str] = ()
-                 ) -> None:
-        fmt = file_format(path)
+                 dictionary: Sequence[str] | None = None, uncompressed: Sequence[str] = (),
+                 fmt: str | None = None) -> None:
+        fmt = fmt or file_format(path)
         if fmt == "jsonl":
             raise InputError.single("out", "output must be Parquet or CSV", value=str(path),
                                     allowed=(".parquet", ".csv"))

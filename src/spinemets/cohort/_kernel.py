@@ -12,8 +12,11 @@ only when no primary decides), points are summed, and the band is looked up in t
 
 A component whose category is not decided leaves the score ``incomplete`` (total and band
 null): unknown is never zero. A cell the single-case path would reject makes the score
-``error`` for that row; the exact problems are then taken from :func:`spinemets.scores.evaluate`
-on that row, so the sidecar reports the same field and message as ``spinemets score``.
+``error`` for that row, in the same vectorised pass: the reader's :class:`InputError` for each
+distinct bad value is kept beside its mask, and the rows holding that value are reported with it
+(:mod:`spinemets.cohort._problems`), so the sidecar gives the field, message and allowed values
+of ``spinemets score`` without scoring any row on its own. Inputs that disagree (a level and a
+location of different regions) are reported with the evaluator's wording, from the masks.
 """
 
 from __future__ import annotations
@@ -25,41 +28,38 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from spinemets.cohort._columns import cohort_columns, column_for, score_slugs
 from spinemets.cohort._encode import (
     ABSENT,
+    INVALID,
     Codes,
     Numbers,
     encode_absent,
     encode_codes,
     encode_numbers,
 )
+from spinemets.cohort._problems import PROBLEM_SCHEMA, Problem, ProblemSink, cell_text
 from spinemets.domain import ANALYTES
 from spinemets.errors import DefinitionError, InputError
-from spinemets.scores import Component, ScoreDefinition, Source, evaluate, registry
+from spinemets.scores import Component, ScoreDefinition, Source, registry
 from spinemets.scores._sources import read_source
 
 __all__ = ["PROBLEM_SCHEMA", "STATUSES", "Kernel", "KernelOutput", "compile_kernel"]
 
 STATUSES = ("complete", "incomplete", "error")
 _STATUS_LABELS = pa.array(STATUSES, pa.string())
-PROBLEM_SCHEMA = pa.schema([
-    pa.field("row", pa.int64(), nullable=False),
-    pa.field("field", pa.string(), nullable=False),
-    pa.field("value", pa.string()),
-    pa.field("reason", pa.string(), nullable=False),
-    pa.field("allowed", pa.string()),
-    pa.field("scores", pa.string(), nullable=False),
-])
-#: One sidecar line before its scores: row, field, value as in the file, reason, allowed values.
-_ProblemKey = tuple[int, str, str | None, str, str | None]
+#: A second stand-in for an invalid cell: a reason that differs between the two depends on the
+#: cell's text, so it is worked out from each distinct text instead of once for all.
+_INVALID_TOO = "\x00invalid\x01"
 
 Mask = npt.NDArray[np.uint16]
 _SMALL_CARD = 256  # tabulate every code of a small domain instead of finding those present
 _KEPT_TABLES = 64  # tabulated domains kept per source (a file rarely has more dictionaries)
 _UNDECIDED = np.int16(-1024)  # points of an undecided component: any total < 0 is incomplete
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
 Encoded = Codes | Numbers
 
 
@@ -68,17 +68,54 @@ def _bits(comp: Component, option_ids: Iterable[str]) -> int:
     return sum(1 << ids.index(o) for o in option_ids)
 
 
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """A source read over a domain of codes: masks, error flags, the problems of each bad code
+    (None: a reason that quotes the cell, so it is worked out from each row's text)."""
+
+    masks: Mask
+    errors: BoolArray | None
+    problems: dict[int, tuple[Problem, ...] | None]
+
+
 @dataclass
 class _Tabulated:
-    """A source or component read for a batch: a mask per code (or per row) and errors."""
+    """A source or component read for a batch: a mask per code (or per row) and errors.
+
+    A source that errs on a row has no reading there (mask 0), as in the single-case evaluator,
+    which leaves a source that raised out of the comparison of the others.
+    """
 
     code: npt.NDArray[np.int32] | None  # None: ``lut`` is already one mask per row
     lut: Mask
     error: BoolArray | None  # None: no error in this batch
+    bad_labs: list[tuple[str, BoolArray]] | None = None  # lab sources: rows each lab fails
+    problems: dict[int, tuple[Problem, ...] | None] | None = None  # by code (see _Table)
 
     def rows(self) -> Mask:
         return self.lut if self.code is None else self.lut.take(self.code)
 
+
+def _problems(slug: str, exc: InputError) -> tuple[Problem, ...]:
+    """The sidecar form of the reader's problems: cohort column, reason, allowed values."""
+    out: list[Problem] = []
+    for problem in exc.problems:
+        base = problem.field.split(".", 1)[0]
+        # a lab column's unit is in its name: the single-case list of units does not apply
+        allowed = None if base in ANALYTES else ", ".join(problem.allowed) or None
+        out.append((column_for(slug, base), problem.message, allowed))
+    return tuple(out)
+
+
+def _label(comp: Component, option_ids: Iterable[str]) -> str:
+    return " or ".join(comp.option(o).label for o in sorted(option_ids))
+
+
+def _disagreement(comp: Component, mask: int) -> str:
+    """The evaluator's reason for a primary input that contradicts the others
+    (``spinemets.scores._evaluator._merge_primaries``; the property tests compare them)."""
+    ids = [o.id for i, o in enumerate(comp.options) if mask >> i & 1]
+    return f"disagrees with the other inputs for {comp.label} ({_label(comp, ids)})"
 
 class _Batch:
     """Encoded columns of one batch, with the combined codes of column groups cached."""
@@ -128,26 +165,116 @@ class _Group:
 class _SourcePlan:
     """One source of one component, with the cohort columns it reads."""
 
+    slug: str
     comp: Component
     src: Source
     columns: tuple[str, ...]
     inputs: tuple[str, ...]
-    cache: dict[tuple[Any, ...], tuple[int, bool]] = field(default_factory=dict)
-    luts: dict[tuple[tuple[Any, ...], ...], tuple[Mask, BoolArray | None]] = field(
-        default_factory=dict)
+    cache: dict[tuple[Any, ...], tuple[int, tuple[Problem, ...]]] = field(default_factory=dict)
+    luts: dict[tuple[tuple[Any, ...], ...], _Table] = field(default_factory=dict)
 
-    def _answer(self, values: tuple[Any, ...]) -> tuple[int, bool]:
+    def _answer(self, values: tuple[Any, ...]) -> tuple[int, tuple[Problem, ...]]:
+        """(mask of the possible options, 0 if none; the reader's problems) for cell values."""
         hit = self.cache.get(values)
         if hit is None:
             given = {k: v for k, v in zip(self.inputs, values, strict=True) if v is not ABSENT}
             try:
                 reading = read_source(self.src, self.comp, given)
-            except InputError:
-                hit = (0, True)
+            except InputError as exc:
+                hit = (0, _problems(self.slug, exc))
             else:
-                hit = (0 if reading is None else _bits(self.comp, reading.possible), False)
+                hit = (0 if reading is None else _bits(self.comp, reading.possible), ())
             self.cache[values] = hit
         return hit
+
+    def _by_text(self, values: tuple[Any, ...]) -> bool:
+        """Whether the reason for ``values`` (with invalid cells) depends on the cells' text."""
+        if not any(v is INVALID for v in values):
+            return False
+        other = tuple(_INVALID_TOO if v is INVALID else v for v in values)
+        return self._answer(values)[1] != self._answer(other)[1]
+
+    def report(self, batch: _Batch, tab: _Tabulated, sink: ProblemSink | None) -> None:
+        """Report the rows this source errs on, from the problems tabulated per code."""
+        if sink is None or tab.error is None:
+            return
+        if tab.bad_labs is not None:
+            self._report_labs(batch, tab.bad_labs, sink)
+            return
+        assert tab.code is not None
+        assert tab.problems is not None
+        rows = np.flatnonzero(tab.error)
+        codes = tab.code.take(rows)
+        by_text = [k for k, found in tab.problems.items() if found is None]
+        if by_text:
+            quoted = np.isin(codes, by_text)
+            self._report_by_text(batch.codes(self.columns), rows[quoted], sink)
+            rows, codes = rows[~quoted], codes[~quoted]
+        depth = max((len(found) for found in tab.problems.values() if found), default=0)
+        for j in range(depth):  # a reader raises one problem; more are reported alike
+            kind = np.full(len(tab.lut), -1, dtype=np.int32)
+            for k, found in tab.problems.items():
+                if found is not None and len(found) > j:
+                    kind[k] = sink.kind(found[j])
+            at = kind.take(codes)
+            ok = at >= 0
+            sink.add_kinds(rows[ok], at[ok])
+
+    def _report_by_text(self, group: _Group, rows: IntArray, sink: ProblemSink) -> None:
+        """Rows whose reason names the invalid cell's text: one reason per distinct text."""
+        kinds = np.empty(len(rows), dtype=np.int32)
+        extra: list[tuple[int, Problem]] = []
+        for i, row in enumerate(rows.tolist()):
+            values = tuple(part.value_at(row) for part in group.parts)
+            found = self._answer(values)[1]
+            kinds[i] = sink.kind(found[0])
+            extra += [(row, p) for p in found[1:]]
+        sink.add_kinds(rows, kinds)
+        for row, problem in extra:
+            sink.add_kinds(np.array([row]), np.array([sink.kind(problem)], dtype=np.int32))
+
+    def _report_labs(self, batch: _Batch, bad_labs: list[tuple[str, BoolArray]],
+                     sink: ProblemSink) -> None:
+        """The first implausible or invalid lab of each row, in the reader's order."""
+        done = np.zeros(batch.n, dtype=np.bool_)
+        for name, bad in bad_labs:
+            first = bad & ~done
+            done |= bad
+            rows = np.flatnonzero(first)
+            if not len(rows):
+                continue
+            col = batch.cols[column_for(self.slug, name)]
+            assert isinstance(col, Numbers)
+            kinds = np.full(len(rows), -1, dtype=np.int32)
+            invalid = col.invalid.take(rows)
+            if not invalid.all():  # numbers out of range: one reason per distinct number
+                at = np.flatnonzero(~invalid)
+                found, which = np.unique(col.values.take(rows.take(at)), return_inverse=True)
+                kinds[at] = np.array([self._lab_kind(name, v, sink) for v in found.tolist()],
+                                     dtype=np.int32).take(which)
+            if invalid.any():  # cells that are not numbers: one reason per distinct cell
+                at = np.flatnonzero(invalid)
+                cells = pc.dictionary_encode(col.raw.take(pa.array(rows.take(at))))
+                kinds[at] = np.array([self._lab_kind(name, v, sink)
+                                      for v in cells.dictionary.to_pylist()],
+                                     dtype=np.int32).take(cells.indices.to_numpy())
+            ok = kinds >= 0
+            sink.add_kinds(rows[ok], kinds[ok])
+
+    def _lab_kind(self, name: str, value: Any, sink: ProblemSink) -> int:
+        """The problem kind of lab ``name`` = ``value`` (the reader's reason), or -1."""
+        key = (INVALID, name, type(value), value)
+        hit = self.cache.get(key)
+        if hit is None:
+            given = {"value": value, "unit": ANALYTES[name].canonical_unit}
+            try:
+                read_source(self.src, self.comp, {name: given})
+            except InputError as exc:
+                hit = (0, _problems(self.slug, exc))
+            else:  # the property tests keep this unreachable
+                hit = (0, ())
+            self.cache[key] = hit
+        return sink.kind(hit[1][0]) if hit[1] else -1
 
     def tabulate(self, batch: _Batch) -> _Tabulated:
         """Possible-category masks (0 = no reading) and error flags for the batch.
@@ -159,20 +286,25 @@ class _SourcePlan:
             return self._labs(batch)
         group = batch.codes(self.columns)
         key = None if group.present is not None else tuple(p.values for p in group.parts)
-        luts = None if key is None else self.luts.get(key)
-        if luts is None:
+        table = None if key is None else self.luts.get(key)
+        if table is None:
             mask_lut: Mask = np.zeros(group.card, dtype=np.uint16)
             errs: BoolArray = np.zeros(group.card, dtype=np.bool_)
+            problems: dict[int, tuple[Problem, ...] | None] = {}
             for k in range(group.card) if group.present is None else group.present:
-                mask_lut[k], errs[k] = self._answer(group.values(k))
-            luts = (mask_lut, errs if errs.any() else None)
+                values = group.values(k)
+                mask, found = self._answer(values)
+                mask_lut[k] = mask
+                if found:
+                    errs[k] = True
+                    problems[k] = None if self._by_text(values) else found
+            table = _Table(mask_lut, errs if problems else None, problems)
             if key is not None:
                 if len(self.luts) >= _KEPT_TABLES:
                     self.luts.clear()
-                self.luts[key] = luts
-        mask_lut, err_lut = luts
-        return _Tabulated(group.code, mask_lut, None if err_lut is None else
-                          err_lut.take(group.code))
+                self.luts[key] = table
+        return _Tabulated(group.code, table.masks, None if table.errors is None else
+                          table.errors.take(group.code), problems=table.problems)
 
     def _labs(self, batch: _Batch) -> _Tabulated:
         nums: dict[str, Numbers] = {}
@@ -183,23 +315,15 @@ class _SourcePlan:
         n = batch.n
         error = np.zeros(n, dtype=np.bool_)
         any_known = np.zeros(n, dtype=np.bool_)
+        bad_labs: list[tuple[str, BoolArray]] = []
         for name, col in nums.items():
-            if col.invalid.any():
-                error |= col.invalid
-                any_known |= col.invalid
-            if not col.known.any():
-                continue
-            any_known |= col.known
-            low, high = (float(b) for b in ANALYTES[name].plausible)
-            low = max(low, 0.0)
-            v = col.values
-            with np.errstate(invalid="ignore"):  # NaN fails both comparisons
-                plausible = (v >= low) & (v <= high)
-            if not np.isfinite(high):
-                plausible &= np.isfinite(v)
-            implausible = ~plausible
-            implausible &= col.known
-            error |= implausible
+            bad = col.invalid.copy()
+            if col.known.any():
+                any_known |= col.known
+                bad |= _implausible(name, col)
+            if bad.any():
+                error |= bad
+                bad_labs.append((name, bad))
         mask = np.zeros(n, dtype=np.uint16)
         done = np.zeros(n, dtype=np.bool_)
         for level in self.src.levels:
@@ -223,7 +347,24 @@ class _SourcePlan:
         np.bitwise_or(mask, np.uint16(_bits(self.comp, [self.src.default])), out=mask,
                       where=~done)
         mask[~any_known] = 0
-        return _Tabulated(None, mask, error if error.any() else None)
+        if not bad_labs:
+            return _Tabulated(None, mask, None)
+        mask[error] = 0  # a source that errs has no reading (as in the evaluator)
+        return _Tabulated(None, mask, error, bad_labs)
+
+
+def _implausible(name: str, col: Numbers) -> BoolArray:
+    """Known cells outside the analyte's plausible range (or not finite)."""
+    low, high = (float(b) for b in ANALYTES[name].plausible)
+    low = max(low, 0.0)
+    v = col.values
+    with np.errstate(invalid="ignore"):  # NaN fails both comparisons
+        plausible = (v >= low) & (v <= high)
+    if not np.isfinite(high):
+        plausible &= np.isfinite(v)
+    implausible = ~plausible
+    implausible &= col.known
+    return implausible
 
 
 def _popcount_table(size: int) -> npt.NDArray[np.uint8]:
@@ -237,10 +378,15 @@ class _ComponentPlan:
     points: npt.NDArray[np.int16]  # by mask: points when the mask is one option
     single: BoolArray  # by mask: exactly one option
 
-    def evaluate(self, batch: _Batch, errors: list[BoolArray]) -> _Tabulated:
-        """The final mask of possible options (one bit set = known); collects error flags."""
+    def evaluate(self, batch: _Batch, errors: list[BoolArray], sink: ProblemSink | None
+                 ) -> _Tabulated:
+        """The final mask of possible options (one bit set = known); collects error flags and
+        reports the problems to ``sink`` (when given)."""
         read = [(plan, plan.tabulate(batch)) for plan in self.sources]
-        errors.extend(t.error for _, t in read if t.error is not None)
+        for plan, tab in read:
+            if tab.error is not None:
+                errors.append(tab.error)
+                plan.report(batch, tab, sink)
         # a source with no reading anywhere in the batch (absent column) changes nothing
         live = [(plan, t) for plan, t in read if t.lut.any()]
         if not live:
@@ -266,11 +412,34 @@ class _ComponentPlan:
         conflict = any_primary & (inter == 0)
         if conflict.any():
             errors.append(conflict)
+            if sink is not None:
+                self._report_conflicts(batch, conflict, live, sink)
         primary = np.where(any_primary, inter, np.uint16(0))
         primary_single = self.single.take(primary)
         final = np.where(override != 0, override,
                          np.where(primary_single | (fallback == 0), primary, fallback))
         return _Tabulated(None, final, None)
+
+    def _report_conflicts(self, batch: _Batch, conflict: BoolArray,
+                          live: list[tuple[_SourcePlan, _Tabulated]], sink: ProblemSink) -> None:
+        """Each primary input read on a row where the primaries leave no option possible."""
+        for plan, tab in live:
+            if plan.src.role != "primary":
+                continue
+            masks = tab.rows()
+            rows = np.flatnonzero(conflict & (masks != 0))
+            if not len(rows):
+                continue
+            found, which = np.unique(masks.take(rows), return_inverse=True)
+            column = column_for(plan.slug, plan.src.input or self.comp.name)
+            sink.add(rows, which, [(column, _disagreement(self.comp, int(m)), None)
+                                   for m in found.tolist()])
+            if column not in batch.cols:  # labs: the evaluator shows the values it read
+                for row in rows.tolist():
+                    read = {name: batch.cols[c].value_at(row)
+                            for name, c in zip(plan.inputs, plan.columns, strict=True)}
+                    sink.shown[row, column] = cell_text(
+                        {k: v for k, v in read.items() if v is not ABSENT})
 
 
 @dataclass
@@ -284,7 +453,7 @@ class _ScorePlan:
     low: int
     band_of_mask: npt.NDArray[np.int8]  # scales: index by mask of the one component
 
-    def evaluate(self, batch: _Batch) -> tuple[
+    def evaluate(self, batch: _Batch, sink: ProblemSink | None = None) -> tuple[
             npt.NDArray[np.int16], npt.NDArray[np.int8], npt.NDArray[np.int8],
             BoolArray | None]:
         """(total, band index or -1, status index, error flag or None) for every row.
@@ -298,7 +467,7 @@ class _ScorePlan:
         total = np.zeros(n, dtype=np.int16)
         band = np.full(n, -1, dtype=np.int8)
         for comp in self.components:
-            tab = comp.evaluate(batch, errors)
+            tab = comp.evaluate(batch, errors, sink)
             if self.defn.kind == "scale":
                 lut = self.band_of_mask.take(tab.lut)
                 band = lut if tab.code is None else lut.take(tab.code)
@@ -322,7 +491,7 @@ def _component_plan(defn: ScoreDefinition, comp: Component) -> _ComponentPlan:
     for src in comp.sources:
         inputs = src.input_names()
         columns = tuple(column_for(defn.slug, name) for name in inputs)
-        sources.append(_SourcePlan(comp, src, columns, inputs))
+        sources.append(_SourcePlan(defn.slug, comp, src, columns, inputs))
     size = 1 << len(comp.options)
     counts = _popcount_table(size)
     single = counts == 1
@@ -431,8 +600,21 @@ class Kernel:
             arr = batch.column(index)
             if isinstance(arr, pa.ChunkedArray):
                 arr = arr.combine_chunks()
-            out[name] = encode_numbers(arr) if spec.kind == "number" else encode_codes(
-                arr, spec.kind)
+            value_type = arr.type.value_type if pa.types.is_dictionary(arr.type) else arr.type
+            if pa.types.is_nested(value_type):
+                raise InputError.single(
+                    name, f"holds {arr.type} values, which cannot be read as a {spec.kind} "
+                    "cell; write each cell as a plain value (text or a number)",
+                    value=str(arr.type))
+            try:
+                out[name] = encode_numbers(arr) if spec.kind == "number" else encode_codes(
+                    arr, spec.kind)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+                detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise InputError.single(
+                    name, f"holds {arr.type} values that cannot be read as text ({detail}); "
+                    "write each cell as plain UTF-8 text or a number", value=str(arr.type)
+                ) from exc
         return out
 
     def run(self, batch: pa.RecordBatch, *, first_row: int = 1,
@@ -457,10 +639,11 @@ class Kernel:
         cols = self._encode(batch, needed)
         context = _Batch(cols, batch.num_rows)
         arrays: list[pa.Array] = []
-        problems: dict[_ProblemKey, list[str]] = {}
+        sink = ProblemSink(batch.num_rows)
         counts: dict[str, Mapping[str, int]] = {}
-        for plan in self.plans:
-            total, band, status, error = plan.evaluate(context)
+        for index, plan in enumerate(self.plans):
+            sink.plan = index
+            total, band, status, error = plan.evaluate(context, sink)
             not_complete = int(np.count_nonzero(status))
             errors = 0 if error is None else int(np.count_nonzero(error))
             counts[plan.defn.slug] = dict(zip(STATUSES, (
@@ -475,36 +658,9 @@ class Kernel:
                 band_arr, status_arr = band_arr.cast(pa.string()), status_arr.cast(pa.string())
             arrays += [band_arr, status_arr]
             if error is not None:
-                for row in np.flatnonzero(error).tolist():
-                    self._explain(plan, cols, row, first_row, problems)
+                sink.check(error)
         return KernelOutput(pa.RecordBatch.from_arrays(arrays, schema=self.output_schema(
-            strings=strings)), _problem_batch(problems), counts)
-
-    def _explain(self, plan: _ScorePlan, cols: Mapping[str, Encoded], row: int, first_row: int,
-                 problems: dict[_ProblemKey, list[str]]) -> None:
-        slug = plan.defn.slug
-        inputs = row_inputs(slug, cols, row)
-        try:
-            evaluate(plan.defn, inputs)
-        except InputError as exc:
-            found = exc.problems
-        else:  # the property test keeps this unreachable; never hide a disagreement
-            found = ()
-            internal: _ProblemKey = (
-                first_row + row, "*", None,
-                "internal: the vectorised path flagged an error that the single-case path does "
-                "not reproduce", None)
-            problems.setdefault(internal, []).append(slug)
-        for problem in found:
-            base = problem.field.split(".", 1)[0]
-            column = column_for(slug, base)
-            enc = cols.get(column)
-            value = enc.raw[row].as_py() if enc is not None else problem.value  # as in the file
-            shown = None if value is None else _text(value)
-            # a lab column's unit is in its name: the single-case list of units does not apply
-            allowed = None if base in ANALYTES else ", ".join(problem.allowed) or None
-            key = (first_row + row, column, shown, problem.message, allowed)
-            problems.setdefault(key, []).append(slug)
+            strings=strings)), sink.batch(first_row, cols, self.slugs), counts)
 
 
 def row_inputs(slug: str, cols: Mapping[str, Encoded], row: int) -> dict[str, Any]:
@@ -538,24 +694,6 @@ def row_inputs(slug: str, cols: Mapping[str, Encoded], row: int) -> dict[str, An
             value = {"value": value, "unit": ANALYTES[name].canonical_unit}
         out[name] = value
     return out
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _problem_batch(problems: Mapping[_ProblemKey, list[str]]) -> pa.RecordBatch:
-    keys = sorted(problems, key=lambda k: (k[0], k[1], k[3]))
-    return pa.RecordBatch.from_arrays([
-        pa.array([k[0] for k in keys], pa.int64()),
-        pa.array([k[1] for k in keys], pa.string()),
-        pa.array([k[2] for k in keys], pa.string()),
-        pa.array([k[3] for k in keys], pa.string()),
-        pa.array([k[4] for k in keys], pa.string()),
-        pa.array([",".join(dict.fromkeys(problems[k])) for k in keys], pa.string()),
-    ], schema=PROBLEM_SCHEMA)
 
 
 def compile_kernel(slugs: Sequence[str] | None = None) -> Kernel:

@@ -25,11 +25,20 @@ from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from spinemets.cohort._columns import cohort_columns, present_scores
-from spinemets.cohort._io import BatchWriter, open_source
+from spinemets.cohort._files import (
+    check_source,
+    check_targets,
+    located,
+    replacing,
+    write_failure,
+)
+from spinemets.cohort._io import _FORMATS, BatchSource, BatchWriter, open_source
 from spinemets.cohort._kernel import PROBLEM_SCHEMA, STATUSES, Kernel, KernelOutput
+from spinemets.errors import InputError, ProblemDetail
 
 __all__ = ["Keep", "ScoreSummary", "score_file", "sidecar_path"]
 
@@ -75,7 +84,8 @@ class ScoreSummary:
     def add_problems(self, problems: pa.RecordBatch) -> None:
         """Add the problems of one batch (rows never span batches)."""
         self.problems += problems.num_rows
-        self.rows_with_problems += len(set(problems.column(0).to_pylist()))
+        if problems.num_rows:
+            self.rows_with_problems += pc.count_distinct(problems.column(0)).as_py()
 
 
 def sidecar_path(out: Path) -> Path:
@@ -191,7 +201,7 @@ _GROUP_ROWS = 1 << 18
 
 
 @contextlib.contextmanager
-def _scored(source: Iterator[pa.RecordBatch], kernel: Kernel, workers: int
+def _scored(source: Iterator[pa.RecordBatch], kernel: Kernel, workers: int, path: Path
             ) -> Iterator[Iterator[list[tuple[pa.RecordBatch, KernelOutput]]]]:
     """Start reading and scoring on ``workers`` threads; give runs of scored batches in order.
 
@@ -199,14 +209,21 @@ def _scored(source: Iterator[pa.RecordBatch], kernel: Kernel, workers: int
     waits on the writer; at most ``2 * workers`` scored batches wait to be written. Each run
     holds the next scored batch and those after it that are already scored (up to
     :data:`_GROUP_ROWS` rows), so the writer makes one row group of what piled up while it was
-    busy. The first batch is scored in growing slices, so that writing starts early.
+    busy. The first batch is scored in growing slices, so that writing starts early. A column
+    the kernel cannot read is reported as a problem of ``path``.
     """
+    def run(batch: pa.RecordBatch, first_row: int) -> KernelOutput:
+        try:
+            return kernel.run(batch, first_row=first_row)
+        except InputError as exc:
+            raise located(exc, path) from exc
+
     with ThreadPoolExecutor(max_workers=workers, initializer=_lower_priority) as pool:
         first_row = 1
 
         def submit(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, Future[KernelOutput]]:
             nonlocal first_row
-            future = pool.submit(kernel.run, batch, first_row=first_row)
+            future = pool.submit(run, batch, first_row)
             if first_row == 1:  # the first slice fills the kernel's tables: let it run alone
                 wait([future])
             first_row += batch.num_rows
@@ -287,14 +304,81 @@ def score_file(
     -------
     ScoreSummary
         Counts and timing.
+
+    Raises
+    ------
+    InputError
+        One line naming the file (and the column or row where known) and what to do: the input
+        is missing, a directory, damaged, empty or not UTF-8; a column cannot be read as text;
+        an output is the input or the other output, a directory, in a missing or read-only
+        directory, or cannot be written. Checked before reading where possible; the outputs are
+        written to temporary files renamed into place only when the run succeeds, so a failed
+        run leaves no output and never touches an existing file of the same name.
     """
     started = time.perf_counter()
+    problems_path = problems_path or sidecar_path(out)
+    out_format = prepare_outputs(source_path, out, problems_path)
     src = open_source(source_path, batch_size=batch_size)
     if slugs is None and src.names is not None:
         slugs = present_scores(src.names)
     kernel = Kernel(slugs)
-    problems_path = problems_path or sidecar_path(out)
     summary = ScoreSummary("local", str(source_path), str(out), str(problems_path))
+    with replacing(out) as partial_out, replacing(problems_path) as partial_problems:
+        _score_into(src, kernel, summary, _Targets(out, partial_out, out_format,
+                                                   partial_problems),
+                    keep=keep, workers=workers or os.cpu_count() or 1, progress=progress)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def prepare_outputs(source_path: Path, out: Path, problems_path: Path) -> str:
+    """Check the input and both outputs before anything is read; the output's format.
+
+    Raises
+    ------
+    InputError
+        The input is missing or a directory; an output is not ``.parquet``/``.csv``, is the
+        input or the other output, is a directory, or its directory is missing or read-only.
+    """
+    check_source(source_path)
+    check_targets([source_path], [("--out", out), ("--problems", problems_path)])
+    out_format = _FORMATS.get(out.suffix.lower())
+    if out_format not in {"parquet", "csv"}:
+        raise InputError([ProblemDetail("--out", f"{out}: the scored output is written as "
+                                        "Parquet or CSV; name it .parquet or .csv")])
+    return out_format
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """Where a run writes: the output (its temporary file until the end) and the sidecar."""
+
+    out: Path
+    partial_out: Path
+    out_format: str
+    partial_problems: Path
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn a failure to write ``path`` (disk full, a type the format lacks) into one line."""
+    try:
+        yield
+    except (pa.ArrowException, OSError) as exc:
+        raise write_failure(path, exc) from exc
+
+
+def _nested(schema: pa.Schema, names: Sequence[str]) -> str | None:
+    for name in names:
+        kind = schema.field(name).type
+        if pa.types.is_nested(kind.value_type if pa.types.is_dictionary(kind) else kind):
+            return f"column {name} holds {kind} values, which CSV cannot store"
+    return None
+
+
+def _score_into(src: BatchSource, kernel: Kernel, summary: ScoreSummary, targets: _Targets, *,
+                keep: Keep, workers: int, progress: bool) -> None:
+    """Stream ``src`` through ``kernel`` into the (temporary) output and sidecar files."""
     advance, stop = _progress(src.rows, progress)
     out_schema = kernel.output_schema()
     writer: BatchWriter | None = None
@@ -303,26 +387,34 @@ def score_file(
     def open_writer(batches: pa.Schema) -> tuple[BatchWriter, pa.Schema]:
         nonlocal kept
         kept = _keep_columns(batches, keep, set(out_schema.names))
+        nested = _nested(batches, kept) if targets.out_format == "csv" else None
+        if nested:
+            raise InputError([ProblemDetail("--out", f"{targets.out}: {nested}; write "
+                                            "Parquet (--out <name>.parquet) or leave it out "
+                                            "with --keep none")])
         schema = pa.schema([batches.field(n) for n in kept] + list(out_schema),
                            metadata=src.metadata)
-        return BatchWriter(out, schema, dictionary=out_schema.names,
-                           uncompressed=out_schema.names), schema
+        with _writing(targets.out):
+            return BatchWriter(targets.partial_out, schema, dictionary=out_schema.names,
+                               uncompressed=out_schema.names, fmt=targets.out_format), schema
 
-    sidecar = pacsv.CSVWriter(problems_path, PROBLEM_SCHEMA)
+    sidecar = pacsv.CSVWriter(targets.partial_problems, PROBLEM_SCHEMA)
     try:
-        with _scored(src.batches, kernel, workers or os.cpu_count() or 1) as runs:
+        with _scored(src.batches, kernel, workers, Path(summary.input)) as runs:
             if src.schema is not None:  # open the output while the first batch is read
                 writer, schema = open_writer(src.schema)
             for run in runs:
                 if writer is None:
                     writer, schema = open_writer(run[0][0].schema)
-                writer.write_many([
-                    pa.RecordBatch.from_arrays(
-                        [batch.column(batch.schema.get_field_index(n)) for n in kept]
-                        + result.scores.columns, schema=schema)
-                    for batch, result in run])
+                with _writing(targets.out):
+                    writer.write_many([
+                        pa.RecordBatch.from_arrays(
+                            [batch.column(batch.schema.get_field_index(n)) for n in kept]
+                            + result.scores.columns, schema=schema)
+                        for batch, result in run])
                 for batch, result in run:
-                    sidecar.write_batch(result.problems)
+                    with _writing(Path(summary.problems_file)):
+                        sidecar.write_batch(result.problems)
                     summary.rows += batch.num_rows
                     summary.add_statuses(result.status_counts)
                     summary.add_problems(result.problems)
@@ -333,7 +425,5 @@ def score_file(
         if writer is not None:
             writer.close()
     if writer is None:  # empty input: still write an empty, well-formed output
-        BatchWriter(out, out_schema).close()
-    summary.seconds = time.perf_counter() - started
-    return summary
-
+        with _writing(targets.out):
+            BatchWriter(targets.partial_out, out_schema, fmt=targets.out_format).close()

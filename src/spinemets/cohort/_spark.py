@@ -12,6 +12,7 @@ executors need ``spinemets[cohort]`` installed. pyspark is imported only when us
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -25,9 +26,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from spinemets.cohort._columns import cohort_columns, present_scores
+from spinemets.cohort._files import check_source, check_targets, replacing, same_file
 from spinemets.cohort._io import file_format
 from spinemets.cohort._kernel import PROBLEM_SCHEMA, Kernel
 from spinemets.cohort._local import Keep, ScoreSummary, sidecar_path
+from spinemets.errors import InputError
 
 __all__ = ["score_file_spark", "score_spark_dataframe", "spark_session"]
 
@@ -181,7 +184,7 @@ def score_file_spark(source_path: Path, out: Path, *, problems_path: Path | None
     source_path : Path
         CSV, Parquet or JSON Lines (a file or a directory Spark can read).
     out : Path
-        Output directory of Parquet part files (overwritten).
+        Output directory of Parquet part files (replaced; it must not be or hold the input).
     problems_path : Path, optional
         Sidecar CSV; default :func:`~spinemets.cohort.sidecar_path`. Problems are collected to
         the driver, so they must fit in its memory (they are the rare bad cells).
@@ -200,8 +203,16 @@ def score_file_spark(source_path: Path, out: Path, *, problems_path: Path | None
         Counts and timing.
     """
     started = time.perf_counter()
-    spark = session if session is not None else spark_session(remote)
     problems_path = problems_path or sidecar_path(out)
+    if "://" not in str(source_path):  # a local input: the same checks as the local engine
+        check_source(source_path, directory_ok=True)
+        check_targets([source_path], [("--problems", problems_path)])
+        inside = Path(os.path.realpath(source_path)).is_relative_to(os.path.realpath(out))
+        if inside or same_file(problems_path, out):
+            raise InputError.single("--out", f"{out} (replaced by Spark) is or holds the "
+                                    "input, or is the sidecar; choose another output "
+                                    "directory (the input is never overwritten)")
+    spark = session if session is not None else spark_session(remote)
     df = _read(spark, source_path)
     chosen = tuple(slugs) if slugs is not None else present_scores(df.columns)
     with warnings.catch_warnings():
@@ -212,7 +223,8 @@ def score_file_spark(source_path: Path, out: Path, *, problems_path: Path | None
         scored.write.mode("overwrite").parquet(str(out))
         found = problems.toArrow()
     found = found.cast(PROBLEM_SCHEMA).sort_by([("row", "ascending"), ("field", "ascending")])
-    pacsv.write_csv(found, problems_path)
+    with replacing(problems_path) as partial:
+        pacsv.write_csv(found, partial)
     summary = ScoreSummary("spark", str(source_path), str(out), str(problems_path))
     summary.rows, summary.status_counts = _status_counts(out, chosen)
     summary.problems = found.num_rows

@@ -35,6 +35,7 @@ from spinemets.analytics import (
     statement_horizons,
     uno_c,
 )
+from spinemets.cohort._files import check_source, located, read_failure
 from spinemets.cohort._io import file_format
 from spinemets.cohort._synth import published_survival
 from spinemets.errors import InputError
@@ -264,11 +265,21 @@ def validate_file(path: Path, *, time_column: str = "time_months", event_column:
     wanted = list(slugs) if slugs is not None else list(directions)
     columns = [time_column, event_column] + [f"{s}_{part}" for s in wanted
                                              for part in ("total", "band", "status")]
-    table = _read(path, columns)
+    check_source(path)
+    try:
+        fmt = file_format(path)
+    except InputError as exc:
+        raise located(exc, path) from exc
     synthetic = None
-    if file_format(path) == "parquet":
-        meta = pq.read_schema(path).metadata or {}
-        note = meta.get(b"spinemets.synthetic")
-        synthetic = note.decode() if note else None
+    try:
+        table = _read(path, columns)
+        if fmt == "parquet":
+            meta = pq.read_schema(path).metadata or {}
+            note = meta.get(b"spinemets.synthetic")
+            synthetic = note.decode() if note else None
+    except InputError:
+        raise
+    except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise read_failure(path, fmt, exc) from exc
     return validate_table(table, time_column=time_column, event_column=event_column,
                           slugs=slugs, source=str(path), synthetic=synthetic)
