@@ -1,8 +1,20 @@
 // Progressive enhancement: every control also works as a plain form without JavaScript.
-import { initAll } from "/static/vendor/nhsuk-frontend/nhsuk-frontend.min.js";
+import { ErrorSummary, initAll, isInitialised } from "/static/vendor/nhsuk-frontend/nhsuk-frontend.min.js";
 
 document.body.classList.add("js-enabled", "nhsuk-frontend-supported");
 initAll();
+
+// After a failed submission the error summary takes focus, through the design system's own
+// module. initAll() does it for markup with data-module="nhsuk-error-summary"; this covers
+// summaries without that attribute (ErrorSummary refuses to initialise an element twice).
+const errorSummary = document.querySelector(".nhsuk-error-summary");
+if (errorSummary instanceof HTMLElement && !isInitialised(errorSummary, ErrorSummary.moduleName)) {
+  try {
+    new ErrorSummary(errorSummary);
+  } catch (error) {
+    console.warn(error); // the page still works; the tools below must still load
+  }
+}
 
 const COOKIE = "sm_prefs";
 const CHOICES = { size: ["standard", "large", "larger"], contrast: ["standard", "high"],
@@ -56,34 +68,135 @@ if (form) {
   });
 }
 
-// Read aloud with the Web Speech API; a clear message where the browser has no speech.
+// Read aloud with the Web Speech API, one section (heading) of <main> at a time, in a voice for
+// the page language. A clear message where the browser cannot speak or has no such voice
+// (usual on Linux). Voices load asynchronously: wait briefly for "voiceschanged".
+const VOICE_WAIT_MS = 1000;
+
+function pageLang() {
+  return (document.documentElement.lang || "en").toLowerCase();
+}
+
+function voiceFor(voices, lang) {
+  const base = lang.split("-")[0];
+  const matches = voices.filter((v) => (v.lang || "").toLowerCase().replace("_", "-").split("-")[0] === base);
+  return matches.find((v) => v.lang.toLowerCase().replace("_", "-") === lang)
+    || matches.find((v) => v.default) || matches[0] || null;
+}
+
+// Resolves with the voice list, once the browser has one or after a short wait (then maybe []).
+function loadVoices(synth) {
+  const now = typeof synth.getVoices === "function" ? synth.getVoices() : [];
+  if (now.length || typeof synth.addEventListener !== "function") return Promise.resolve(now);
+  return new Promise((resolve) => {
+    const done = () => {
+      synth.removeEventListener("voiceschanged", done);
+      clearTimeout(timer);
+      resolve(synth.getVoices());
+    };
+    const timer = setTimeout(done, VOICE_WAIT_MS);
+    synth.addEventListener("voiceschanged", done);
+  });
+}
+
+function isHeading(node) {
+  return /^H[1-6]$/.test(node.tagName) && node.getBoundingClientRect().height > 1;
+}
+
+// The text of <main> split before each visible heading; visually hidden headings (structure for
+// screen readers, like "Contents") do not start a section of their own.
+function sections(root) {
+  const out = [];
+  let parts = [];
+  const flush = () => {
+    const text = parts.join("\n").replace(/\n{3,}/g, "\n\n").trim();
+    if (text) out.push(text);
+    parts = [];
+  };
+  const visit = (parent) => {
+    for (const node of parent.childNodes) {
+      if (node.nodeType === Node.TEXT_NODE) {
+        if (node.textContent.trim()) parts.push(node.textContent.trim());
+      } else if (node.nodeType === Node.ELEMENT_NODE && node.getClientRects().length) {
+        if (isHeading(node)) {
+          flush();
+          parts.push(node.innerText);
+        } else if ([...node.querySelectorAll("h1, h2, h3, h4, h5, h6")].some(isHeading)) {
+          visit(node);
+        } else {
+          parts.push(node.innerText);
+        }
+      }
+    }
+  };
+  visit(root);
+  flush();
+  return out;
+}
+
 const readButton = document.querySelector("[data-sm-read]");
 const status = document.querySelector("[data-sm-status]");
 if (readButton && status) {
   readButton.hidden = false;
-  let speaking = false;
+  let reading = 0; // increases on every start and stop, so late callbacks of an old reading are ignored
+
+  const setReading = (on, message) => {
+    readButton.setAttribute("aria-pressed", on ? "true" : "false");
+    if (message !== undefined) status.textContent = message;
+  };
+
+  const stop = (synth, message) => {
+    reading += 1;
+    synth.cancel();
+    setReading(false, message);
+  };
+
+  const start = (synth, voice) => {
+    const main = document.getElementById("maincontent") || document.body;
+    const lang = pageLang();
+    const texts = sections(main);
+    const run = ++reading;
+    synth.cancel();
+    texts.forEach((text, index) => {
+      const utterance = new SpeechSynthesisUtterance(text);
+      utterance.lang = lang;
+      if (voice) utterance.voice = voice;
+      if (index === texts.length - 1) {
+        utterance.onend = () => { if (run === reading) setReading(false, ""); };
+      }
+      utterance.onerror = (event) => {
+        if (run !== reading || event.error === "interrupted" || event.error === "canceled") return;
+        const noVoice = event.error === "language-unavailable" || event.error === "voice-unavailable";
+        stop(synth, noVoice ? status.dataset.smNoVoice : status.dataset.smNoSpeech);
+      };
+      synth.speak(utterance);
+    });
+    setReading(true, status.dataset.smReading);
+    return run;
+  };
+
   readButton.addEventListener("click", () => {
     const synth = window.speechSynthesis;
     if (!synth || typeof window.SpeechSynthesisUtterance !== "function") {
       status.textContent = status.dataset.smNoSpeech;
       return;
     }
-    if (speaking) {
-      synth.cancel();
-      speaking = false;
-      readButton.setAttribute("aria-pressed", "false");
-      status.textContent = status.dataset.smStopped;
+    if (readButton.getAttribute("aria-pressed") === "true") {
+      stop(synth, status.dataset.smStopped);
       return;
     }
-    const main = document.getElementById("maincontent");
-    const utterance = new SpeechSynthesisUtterance(main ? main.innerText : document.body.innerText);
-    utterance.lang = document.documentElement.lang || "en";
-    utterance.onend = () => { speaking = false; readButton.setAttribute("aria-pressed", "false"); };
-    utterance.onerror = utterance.onend;
-    synth.cancel();
-    synth.speak(utterance);
-    speaking = true;
-    readButton.setAttribute("aria-pressed", "true");
-    status.textContent = status.dataset.smReading;
+    const lang = pageLang();
+    const known = typeof synth.getVoices === "function" ? synth.getVoices() : [];
+    if (known.length) {
+      const voice = voiceFor(known, lang);
+      if (voice) start(synth, voice);
+      else status.textContent = status.dataset.smNoVoice;
+      return;
+    }
+    // Voices not loaded yet: start at once (the browser may still speak), then check.
+    const run = start(synth, null);
+    loadVoices(synth).then((voices) => {
+      if (run === reading && !voiceFor(voices, lang)) stop(synth, status.dataset.smNoVoice);
+    });
   });
 }
