@@ -88,6 +88,39 @@ def test_axe_clinician_pages(page: Page, live_server: str, screenshots: Path) ->
 
 
 @pytest.mark.skipif(not HAS_RULES, reason="spinemets.rules not installed yet")
+def test_axe_history_and_mdt_pages(page: Page, live_server: str, screenshots: Path) -> None:
+    _sign_in(page, live_server)
+    page.goto(live_server + "/clinician/cases/demo-002/edit")
+    page.fill("#f-patient-age-years", "71")
+    page.fill("#reason", "age corrected at MDT preparation")
+    page.get_by_role("button", name="Save and see results").click()
+    page.wait_for_url("**/clinician/cases/demo-002")
+    page.goto(live_server + "/clinician/cases/demo-002/history")
+    expect(page.locator("body")).to_contain_text("patient.age_years")
+    assert run_axe(page) == []
+    page.screenshot(path=str(screenshots / "clinician-history.png"), full_page=True)
+    page.goto(live_server + "/clinician/meetings")
+    page.fill("#title", "Spine MDT")
+    page.fill("#attendees", "Spinal surgeon, clinical oncologist, radiologist")
+    page.get_by_role("button", name="Create meeting").click()
+    page.fill("#case_ref", "demo-002")
+    page.get_by_role("button", name="Add case").click()
+    assert run_axe(page) == []
+    page.get_by_role("link", name="Record decision for demo-002").click()
+    assert run_axe(page) == []
+    for select in page.locator("select[id^=v]").all():
+        select.select_option("accepted")
+    page.fill("#free_text", "Stereotactic radiotherapy; review after imaging")
+    page.fill("#responsible", "Dr Example (clinical oncology)")
+    page.fill("#follow_up", "2030-01-15")
+    page.get_by_role("button", name="Record decision").click()
+    page.goto(live_server + "/clinician/cases/demo-002")
+    expect(page.locator("#decision-h")).to_be_visible()
+    assert run_axe(page) == []
+    page.screenshot(path=str(screenshots / "clinician-mdt-decision.png"), full_page=True)
+
+
+@pytest.mark.skipif(not HAS_RULES, reason="spinemets.rules not installed yet")
 @pytest.mark.parametrize("lang", ["en", "es"])
 def test_symptom_checker_by_keyboard_alone(page: Page, live_server: str, screenshots: Path,
                                            lang: str) -> None:

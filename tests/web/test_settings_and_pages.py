@@ -70,6 +70,8 @@ def _login_csrf(html: str) -> str:
 
 
 def test_sign_in_with_demo_account(client: TestClient) -> None:
+    # Outside development every cookie is Secure: the client must speak HTTPS to send them.
+    client.base_url = "https://testserver"  # type: ignore[assignment]
     page = client.get("/clinician/sign-in").text
     assert "Demo only" in page
     bad = client.post("/clinician/sign-in", data={"username": "demo", "password": "wrong",
@@ -84,6 +86,7 @@ def test_sign_in_with_demo_account(client: TestClient) -> None:
 
 def test_sign_in_without_the_form_token_is_refused(client: TestClient) -> None:
     # login CSRF: a cross-site form post has neither the nonce cookie nor its HMAC
+    client.base_url = "https://testserver"  # type: ignore[assignment]
     client.get("/clinician/sign-in")
     forged = client.post("/clinician/sign-in", data={"username": "demo",
                                                      "password": "demo-only-password"})

@@ -52,7 +52,15 @@ def serve(
     url = database_url or os.environ.get("SPINEMETS_DATABASE_URL") or default_database_url()
     os.environ["SPINEMETS_DATABASE_URL"] = url
     os.environ["SPINEMETS_DEMO"] = "true" if demo else "false"
-    settings = Settings(database_url=url, demo=demo, auto_migrate=False)
+    from pydantic import ValidationError  # noqa: PLC0415 - web extra imported lazily
+
+    try:
+        settings = Settings(database_url=url, demo=demo, auto_migrate=False)
+    except ValidationError as exc:
+        # e.g. --no-demo (real data) on the public development secret: refused, not a warning
+        messages = "; ".join(str(e.get("msg", "")) for e in exc.errors())
+        typer.echo(f"spinemets: refusing to start: {messages}", err=True)
+        raise typer.Exit(code=2) from exc
     # Migrate and seed once, before any worker starts.
     app = create_app(settings)
     state: AppState = app.state.spinemets

@@ -1,14 +1,48 @@
-"""Storage models (separate from the API's pydantic models)."""
+"""Storage models (separate from the API's pydantic models).
+
+A case is a row in ``cases`` (its reference, current version number and a copy of the current
+document for listing) plus an append-only sequence of ``case_versions``: nothing is ever
+overwritten. ``audit_events`` is append-only too (triggers refuse UPDATE and DELETE).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "CaseRecord", "User", "WebSession"]
+__all__ = [
+    "CASE_REF_MAX",
+    "AuditEvent",
+    "Base",
+    "CaseRecord",
+    "CaseVersion",
+    "LoginNonce",
+    "Meeting",
+    "MeetingCase",
+    "SignInThrottle",
+    "User",
+    "WebSession",
+]
+
+#: Longest case reference: the same in the case format (``id``, max_length 200), the form and
+#: both databases.
+CASE_REF_MAX = 200
+
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _now() -> datetime:
@@ -20,7 +54,7 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A clinician account (simple local sign-in)."""
+    """An account: local password (Argon2) or single sign-on subject; space-separated roles."""
 
     __tablename__ = "users"
 
@@ -29,6 +63,14 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    roles: Mapped[str] = mapped_column(String(120), default="clinician")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True, nullable=True)
+
+    @property
+    def role_set(self) -> frozenset[str]:
+        """The roles of this account."""
+        return frozenset(self.roles.split())
 
 
 class WebSession(Base):
@@ -40,15 +82,16 @@ class WebSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class CaseRecord(Base):
-    """A saved case document (``spinemets-case/1``) under a pseudonymous reference."""
+    """A case reference, its current version number and a copy of the current document."""
 
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    case_ref: Mapped[str] = mapped_column(String(80), unique=True, index=True)
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF_MAX), unique=True, index=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     demo: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[int | None] = mapped_column(
@@ -58,3 +101,100 @@ class CaseRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=_now, onupdate=_now
     )
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CaseVersion(Base):
+    """One immutable version of a case: who, when, why, the document and the plan at save."""
+
+    __tablename__ = "case_versions"
+    __table_args__ = (UniqueConstraint("case_id", "version", name="uq_case_versions_case_version"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    author: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    software_version: Mapped[str] = mapped_column(String(40), default="")
+    tables_hash: Mapped[str] = mapped_column(String(64), default="")
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class AuditEvent(Base):
+    """An append-only audit record: who (and role), when, what, which case, from where, outcome.
+
+    Holds references and ids only, never case content.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now, index=True)
+    actor: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    roles: Mapped[str] = mapped_column(String(120), default="")
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    case_ref: Mapped[str | None] = mapped_column(String(CASE_REF_MAX), nullable=True, index=True)
+    target: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    client: Mapped[str] = mapped_column(String(64), default="")
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(String(200), default="")
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins per key (``account:<name>`` or ``address:<ip>``), shared by workers."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LoginNonce(Base):
+    """A one-time login-CSRF nonce (hash only); consumed by the sign-in attempt that uses it."""
+
+    __tablename__ = "login_nonces"
+
+    nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Meeting(Base):
+    """A multidisciplinary team (tumour board) meeting."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    held_on: Mapped[date] = mapped_column(Date)
+    attendees: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class MeetingCase(Base):
+    """A case on a meeting's list."""
+
+    __tablename__ = "meeting_cases"
+    __table_args__ = (UniqueConstraint("meeting_id", "case_id", name="uq_meeting_cases"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"),
+                                            index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from spinemets._yaml import safe_load
-from spinemets.storage._repo import create_user, get_case, get_user, save_case
+from spinemets.storage._repo import create_case, create_user, get_case, get_user
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERNAME", "demo_cases", "seed_demo"]
 
@@ -41,7 +41,9 @@ def seed_demo(session: Session, *, hash_password: Callable[[str], str]) -> None:
             username=DEMO_USERNAME,
             password_hash=hash_password(DEMO_PASSWORD),
             display_name="Demo clinician (example account)",
+            roles=("clinician", "coordinator"),  # the demo shows cases and MDT meetings
         )
     for case in demo_cases():
-        if get_case(session, case_ref=case["id"]) is None:
-            save_case(session, case_ref=case["id"], data=case, created_by=user.id, demo=True)
+        if get_case(session, case_ref=case["id"], include_deleted=True) is None:
+            create_case(session, case_ref=case["id"], data=case, user=user, demo=True,
+                        reason="synthetic demo case")

@@ -8,9 +8,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,7 +21,13 @@ from spinemets.web._clinics import load_clinics
 from spinemets.web._errors import PROBLEM_RESPONSES, install_error_handlers
 from spinemets.web._i18n import LANGUAGES, translations
 from spinemets.web._settings import Settings
-from spinemets.web._state import AppState
+from spinemets.web._state import (
+    AppState,
+    PermissionDeniedError,
+    SignInRequiredError,
+    enforce_policy,
+    render,
+)
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -71,10 +77,14 @@ def _declared_too_large(scope: Scope) -> bool:
                for name, value in scope["headers"])
 
 
-def _extra_headers(path: str) -> list[tuple[bytes, bytes]]:
-    extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
-    if not path.startswith("/docs"):
-        extra.append((b"content-security-policy", _CSP.encode()))
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+def _extra_headers(path: str, *, hsts: bool = False) -> list[tuple[bytes, bytes]]:
+    extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+             (b"content-security-policy", _CSP.encode())]
+    if hsts:
+        extra.append(_HSTS)
     if not path.startswith(("/static/", "/assets/")):
         extra.append((b"cache-control", b"no-store"))
     return extra
@@ -89,8 +99,9 @@ class SecurityHeadersMiddleware:
     limit, so the application never holds more than the limit plus one chunk.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,7 +110,7 @@ class SecurityHeadersMiddleware:
         if _declared_too_large(scope):
             await _too_large()(scope, receive, send)
             return
-        extra = _extra_headers(scope["path"])
+        extra = _extra_headers(scope["path"], hsts=self.hsts)
         received = 0
         started = False
 
@@ -138,6 +149,7 @@ def create_app(settings: Settings) -> FastAPI:
     """
     # Lazy: the routers import spinemets.web, whose __init__ imports this module.
     from spinemets.web.api import api_router  # noqa: PLC0415 - avoids an import cycle
+    from spinemets.web.cds import router as cds_router  # noqa: PLC0415 - avoids an import cycle
     from spinemets.web.pages import pages_router  # noqa: PLC0415 - avoids an import cycle
 
     engine = storage.make_engine(settings.database_url)
@@ -163,13 +175,15 @@ def create_app(settings: Settings) -> FastAPI:
         "(decision support: a clinician decides).",
         lifespan=lifespan,
         responses=PROBLEM_RESPONSES,
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(enforce_policy)],
     )
     app.state.spinemets = state
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     install_error_handlers(app)
+    _install_policy_handlers(app)
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
     app.mount(
         "/assets",
@@ -178,7 +192,58 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(api_router)
     app.include_router(pages_router)
+    app.include_router(cds_router)  # CDS Hooks 2.0 (/cds-services)
+    app.add_api_route("/docs", _swagger_ui, methods=["GET"], include_in_schema=False,
+                      response_class=HTMLResponse)
     return app
+
+
+#: Vendored Swagger UI (npm ``swagger-ui-dist``; see static/vendor/swagger-ui/README.md).
+SWAGGER_UI = "5.35.0"
+_DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>spinemets API - Swagger UI</title>
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+</head>
+<body>
+<main id="swagger-ui"></main>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/vendor/swagger-ui/spinemets-docs.js"></script>
+</body>
+</html>
+"""
+
+
+def _swagger_ui() -> HTMLResponse:
+    """Swagger UI from vendored assets, under the application's CSP (no CDN, not framable)."""
+    return HTMLResponse(_DOCS_PAGE)
+
+
+def _install_policy_handlers(app: FastAPI) -> None:
+    """Sign-in required: pages redirect to the sign-in form, the API answers 401; else 403."""
+
+    @app.exception_handler(SignInRequiredError)
+    async def _sign_in(request: Request, _exc: SignInRequiredError) -> Response:
+        if request.url.path.startswith("/api/") or request.method not in {"GET", "HEAD"}:
+            return JSONResponse({"title": "Sign-in required", "status": 401}, status_code=401,
+                                media_type="application/problem+json")
+        from urllib.parse import quote  # noqa: PLC0415
+
+        target = quote(request.url.path, safe="/")
+        return RedirectResponse(f"/clinician/sign-in?next={target}", status_code=303)
+
+    @app.exception_handler(PermissionDeniedError)
+    async def _denied(request: Request, exc: PermissionDeniedError) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"title": "Not permitted", "status": 403, "detail": str(exc)},
+                                status_code=403, media_type="application/problem+json")
+        user = getattr(request.state, "user", None)
+        return render(request, "clinician/forbidden.html",
+                      {"user": user, "csrf": "", "permission": exc.permission,
+                       "demo_credentials": None}, status_code=403, language="en")
 
 
 #: Operations whose body is a ``spinemets-case/1`` document.

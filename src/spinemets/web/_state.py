@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.params import Depends as DependsParam
 from fastapi.responses import HTMLResponse
 from itsdangerous import URLSafeSerializer
 from jinja2 import Environment
@@ -23,7 +26,26 @@ from spinemets.web._prefs import COOKIE as PREFS_COOKIE
 from spinemets.web._prefs import Preferences
 from spinemets.web._settings import Settings
 
-__all__ = ["AppState", "PageContext", "get_state", "page_context", "render", "safe_next"]
+__all__ = [
+    "POLICY",
+    "ROUTE_POLICY",
+    "AppState",
+    "PageContext",
+    "Permission",
+    "PermissionDeniedError",
+    "Requirement",
+    "SignInRequiredError",
+    "client_address",
+    "declared_permission",
+    "enforce_policy",
+    "get_state",
+    "page_context",
+    "permissions_of",
+    "render",
+    "request_user",
+    "requires",
+    "safe_next",
+]
 
 LANG_COOKIE = "sm_lang"
 SESSION_COOKIE = "sm_session"
@@ -39,6 +61,14 @@ class AppState:
     environments: dict[str, Environment]
     clinics: ClinicDirectory
     hasher: PasswordHash = field(default_factory=lambda: PasswordHash((Argon2Hasher(),)))
+    #: Verified against for unknown usernames so they cost the same time as real ones.
+    dummy_hash: str = ""
+    #: Objects created lazily on the event loop (e.g. the sign-in capacity limiter).
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.dummy_hash:
+            self.dummy_hash = self.hasher.hash("spinemets-dummy-password-for-timing")
 
     @property
     def secret(self) -> bytes:
@@ -125,3 +155,170 @@ def render(
     response = HTMLResponse(body, status_code=status_code)
     response.headers["Content-Language"] = lang
     return response
+
+
+# --------------------------------------------------------------------------- authorisation
+
+
+class Permission(StrEnum):
+    """What a route needs. ``PUBLIC``: anyone; ``SIGNED_IN``: any account; others by role."""
+
+    PUBLIC = "public"
+    SIGNED_IN = "signed-in"
+    CASE_READ = "case:read"
+    CASE_WRITE = "case:write"
+    CASE_DELETE = "case:delete"
+    CASE_PURGE = "case:purge"
+    MEETING_READ = "meeting:read"
+    MEETING_MANAGE = "meeting:manage"
+    MEETING_DECIDE = "meeting:decide"
+    EXPORT_PSEUDONYMISED = "export:pseudonymised"
+    USER_ADMIN = "user:admin"
+    AUDIT_READ = "audit:read"
+
+
+P = Permission
+
+#: The one policy table: role -> permissions (every signed-in account also has ``SIGNED_IN``).
+POLICY: dict[str, frozenset[Permission]] = {
+    "clinician": frozenset({P.CASE_READ, P.CASE_WRITE, P.CASE_DELETE, P.MEETING_READ,
+                            P.MEETING_DECIDE}),
+    "coordinator": frozenset({P.CASE_READ, P.MEETING_READ, P.MEETING_MANAGE}),
+    "researcher": frozenset({P.EXPORT_PSEUDONYMISED}),
+    "admin": frozenset({P.USER_ADMIN, P.AUDIT_READ, P.CASE_PURGE}),
+}
+
+#: Permissions of routes whose modules do not declare one themselves (patient pages, the
+#: public JSON calculators, FastAPI's own /docs) and defaults for areas built separately.
+#: ``/x/*`` covers ``/x`` and everything under it. A route-level :func:`requires` wins.
+ROUTE_POLICY: tuple[tuple[str, Permission], ...] = (
+    ("/openapi.json", P.PUBLIC),
+    ("/docs/*", P.PUBLIC),
+    ("/static/*", P.PUBLIC),
+    ("/assets/*", P.PUBLIC),
+    ("/healthz", P.PUBLIC),
+    ("/api/v1/scores/*", P.PUBLIC),
+    ("/api/v1/assess", P.PUBLIC),
+    ("/api/v1/plan", P.PUBLIC),
+    ("/api/v1/triage", P.PUBLIC),
+    ("/", P.PUBLIC),
+    ("/guide", P.PUBLIC),
+    ("/clinics", P.PUBLIC),
+    ("/accessibility", P.PUBLIC),
+    ("/preferences", P.PUBLIC),
+    ("/language/*", P.PUBLIC),
+    ("/check/*", P.PUBLIC),
+    # Areas built in parallel (FHIR): stateless conversions and CDS Hooks (which check their
+    # own JWTs) are public like the other v1 calculators; clinician FHIR pages read cases.
+    # Their routes may declare a narrower permission with ``dependencies=[requires(...)]``.
+    ("/api/v1/fhir/*", P.PUBLIC),
+    ("/cds-services/*", P.PUBLIC),
+    ("/clinician/fhir/*", P.CASE_READ),
+)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """The permission a route declares (a no-op dependency read by :func:`enforce_policy`)."""
+
+    permission: Permission
+
+    def __call__(self) -> None:
+        return None
+
+
+def requires(permission: Permission) -> Any:
+    """Declare a route's permission: ``@router.get(..., dependencies=[requires(P.CASE_READ)])``.
+
+    Also works on a whole router: ``APIRouter(dependencies=[requires(...)])``; the route's own
+    declaration (listed last) wins.
+    """
+    return Depends(Requirement(permission))
+
+
+def _policy_default(path: str) -> Permission | None:
+    for pattern, permission in ROUTE_POLICY:
+        if pattern.endswith("/*"):
+            base = pattern[:-2]
+            if path == base or path.startswith(base + "/"):
+                return permission
+        elif path == pattern:
+            return permission
+    return None
+
+
+def declared_permission(dependencies: Sequence[Any], path: str) -> Permission | None:
+    """The permission of a route: its last :class:`Requirement`, else the table; else None."""
+    declared = [d.dependency.permission for d in dependencies
+                if isinstance(d, DependsParam) and isinstance(d.dependency, Requirement)]
+    if declared:
+        return declared[-1]
+    return _policy_default(path)
+
+
+def permissions_of(roles: Iterable[str] | None) -> frozenset[Permission]:
+    """Everything accounts with ``roles`` may do (``None``: anonymous)."""
+    if roles is None:
+        return frozenset({P.PUBLIC})
+    granted = {P.PUBLIC, P.SIGNED_IN}
+    for role in roles:
+        granted |= POLICY.get(role, frozenset())
+    return frozenset(granted)
+
+
+class SignInRequiredError(Exception):
+    """No (valid) session on a route that needs one: pages redirect, the API answers 401."""
+
+
+class PermissionDeniedError(Exception):
+    """Signed in, but the account's roles do not grant the route's permission (403)."""
+
+    def __init__(self, permission: Permission | None) -> None:
+        super().__init__(f"permission {permission} needed" if permission else
+                         "no permission declared for this route")
+        self.permission = permission
+
+
+def client_address(request: Request) -> str:
+    """The client's address as seen by the server (for audit and throttling)."""
+    return request.client.host if request.client else ""
+
+
+def request_user(request: Request) -> Any:
+    """The signed-in account of this request (set by :func:`enforce_policy`), or None."""
+    return getattr(request.state, "user", None)
+
+
+def _load_user(state: AppState, token: str) -> Any:
+    from datetime import timedelta  # noqa: PLC0415 - keeps the module header light
+
+    from spinemets import storage  # noqa: PLC0415 - storage imports nothing from web
+
+    idle = timedelta(minutes=state.settings.session_idle_minutes)
+    with state.sessions.begin() as session:
+        return storage.get_session_user(session, token=token, idle=idle)
+
+
+async def enforce_policy(request: Request) -> None:
+    """The one authorisation check, applied to every route (an application dependency).
+
+    Finds the route's permission (:func:`declared_permission`), loads the session's account
+    when one is needed and raises :class:`SignInRequiredError` or
+    :class:`PermissionDeniedError`. A route with no declared permission is refused to all.
+    """
+    from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
+
+    route = request.scope.get("route")
+    context = request.scope.get("fastapi", {}).get("effective_route_context")
+    path = getattr(context, "path_format", None) or getattr(route, "path_format", "") or ""
+    permission = declared_permission(getattr(route, "dependencies", []), path)
+    request.state.permission = permission
+    if permission is P.PUBLIC:
+        return
+    token = request.cookies.get(SESSION_COOKIE)
+    user = await run_in_threadpool(_load_user, get_state(request), token) if token else None
+    request.state.user = user
+    if user is None:
+        raise SignInRequiredError
+    if permission is None or permission not in permissions_of(user.role_set):
+        raise PermissionDeniedError(permission)

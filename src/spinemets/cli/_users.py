@@ -1,0 +1,172 @@
+"""``spinemets user add|list|disable|enable|set-password|set-role``: accounts and roles.
+
+Passwords are read from a hidden prompt (typed twice) or, with ``--password-stdin``, from the
+first line of standard input; never from an argument (arguments end up in shell history and
+``ps``). Every change is written to the audit trail as done by ``cli:<OS user>``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from spinemets.cli._output import console, fail
+
+__all__ = ["register"]
+
+user_app = typer.Typer(help="Accounts and roles (clinician, coordinator, researcher, admin).",
+                       no_args_is_help=True)
+
+DatabaseOption = Annotated[str | None, typer.Option(
+    "--database-url", help="SQLAlchemy URL (default: SPINEMETS_DATABASE_URL or the serve "
+    "default).")]
+StdinOption = Annotated[bool, typer.Option(
+    "--password-stdin", help="Read the password from the first line of standard input.")]
+MIN_PASSWORD = 12
+
+
+def _url(database_url: str | None) -> str:
+    from spinemets.cli._serve import default_database_url  # noqa: PLC0415
+
+    return database_url or os.environ.get("SPINEMETS_DATABASE_URL") or default_database_url()
+
+
+def _password(stdin: bool) -> str:
+    if stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            fail("the passwords differ")
+    if len(password) < MIN_PASSWORD:
+        fail(f"the password must have at least {MIN_PASSWORD} characters")
+    return password
+
+
+def _hash(password: str) -> str:
+    from pwdlib import PasswordHash  # noqa: PLC0415 - web extra imported lazily
+    from pwdlib.hashers.argon2 import Argon2Hasher  # noqa: PLC0415
+
+    return PasswordHash((Argon2Hasher(),)).hash(password)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"[:80]
+    except (KeyError, OSError):  # pragma: no cover - no user name in the environment
+        return "cli"
+
+
+def _change(database_url: str | None, action: str, username: str, change: object) -> None:
+    """Run ``change(session)`` and audit it, in one transaction."""
+    from spinemets import storage  # noqa: PLC0415 - web extra imported lazily
+
+    engine = storage.make_engine(_url(database_url))
+    try:
+        storage.migrate(engine)
+        with storage.make_sessionmaker(engine).begin() as session:
+            try:
+                change(session)  # type: ignore[operator]
+            except (LookupError, ValueError) as exc:
+                fail(str(exc).strip("'\""))
+            storage.record_audit(session, action=action, outcome="success", actor=_actor(),
+                                 target=f"user:{username}", client="cli")
+    finally:
+        engine.dispose()
+
+
+@user_app.command("add")
+def add(
+    username: Annotated[str, typer.Argument(help="Sign-in name.")],
+    role: Annotated[list[str], typer.Option("--role", "-r", help="Role (repeatable).")],
+    display_name: Annotated[str | None, typer.Option(help="Name shown in the app.")] = None,
+    password_stdin: StdinOption = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create an account (the first admin too)."""
+    from spinemets import storage  # noqa: PLC0415
+
+    password_hash = _hash(_password(password_stdin))
+
+    def create(session: object) -> None:
+        if storage.get_user(session, username=username) is not None:  # type: ignore[arg-type]
+            raise ValueError(f"account {username} already exists")
+        storage.create_user(session, username=username,  # type: ignore[arg-type]
+                            password_hash=password_hash, display_name=display_name or username,
+                            roles=role)
+
+    _change(database_url, "user_add", username, create)
+    console.print(f"added {username} ({', '.join(sorted(set(role)))})", markup=False)
+
+
+@user_app.command("list")
+def list_users(database_url: DatabaseOption = None) -> None:
+    """Every account with its roles and status."""
+    from spinemets import storage  # noqa: PLC0415
+
+    engine = storage.make_engine(_url(database_url))
+    try:
+        storage.migrate(engine)
+        with storage.make_sessionmaker(engine).begin() as session:
+            for user in storage.list_users(session):
+                status = "disabled" if user.disabled else "active"
+                typer.echo(f"{user.username}\t{user.roles}\t{status}\t{user.display_name}")
+    finally:
+        engine.dispose()
+
+
+def _set_disabled(username: str, database_url: str | None, *, disabled: bool) -> None:
+    from spinemets import storage  # noqa: PLC0415
+
+    _change(database_url, "user_disable" if disabled else "user_enable", username,
+            lambda s: storage.update_user(s, username=username, disabled=disabled))
+    console.print(f"{'disabled' if disabled else 'enabled'} {username}", markup=False)
+
+
+@user_app.command("disable")
+def disable(username: Annotated[str, typer.Argument()],
+            database_url: DatabaseOption = None) -> None:
+    """Disable an account (its sessions end at once; history keeps its name)."""
+    _set_disabled(username, database_url, disabled=True)
+
+
+@user_app.command("enable")
+def enable(username: Annotated[str, typer.Argument()],
+           database_url: DatabaseOption = None) -> None:
+    """Enable a disabled account again."""
+    _set_disabled(username, database_url, disabled=False)
+
+
+@user_app.command("set-password")
+def set_password(username: Annotated[str, typer.Argument()],
+                 password_stdin: StdinOption = False,
+                 database_url: DatabaseOption = None) -> None:
+    """Set a new password (its sessions end)."""
+    from spinemets import storage  # noqa: PLC0415
+
+    password_hash = _hash(_password(password_stdin))
+    _change(database_url, "user_set_password", username,
+            lambda s: storage.update_user(s, username=username, password_hash=password_hash))
+    console.print(f"password changed for {username}", markup=False)
+
+
+@user_app.command("set-role")
+def set_role(username: Annotated[str, typer.Argument()],
+             role: Annotated[list[str], typer.Option("--role", "-r",
+                                                     help="Role (repeatable).")],
+             database_url: DatabaseOption = None) -> None:
+    """Replace the roles of an account (its sessions end)."""
+    from spinemets import storage  # noqa: PLC0415
+
+    _change(database_url, "user_set_role", username,
+            lambda s: storage.set_roles(s, username=username, roles=role))
+    console.print(f"{username}: {', '.join(sorted(set(role)))}", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``user`` to the ``spinemets`` command line."""
+    app.add_typer(user_app, name="user")

@@ -1,0 +1,146 @@
+"""Export: every resource valid against the R4 JSON schema and the R4B models; codes as listed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from fhir.resources.R4B import get_fhir_model_class
+
+from spinemets.case import load_case
+from spinemets.fhir import code_system, export_case, project_concepts, tables_hash, terminology
+from spinemets.rules import plan
+from spinemets.storage import demo_cases
+
+from .conftest import schema_errors
+
+NOW = dt.datetime(2025, 1, 15, 12, 0, tzinfo=dt.UTC)
+CASES = demo_cases()
+
+
+def _resources(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[c["id"] for c in CASES])
+def exported(request: pytest.FixtureRequest) -> tuple[dict[str, Any], dict[str, Any]]:
+    case: dict[str, Any] = request.param
+    return case, export_case(case, author="Dr Example", now=NOW)
+
+
+def test_every_resource_is_valid_r4_json_and_r4b_model(exported: Any) -> None:
+    _, bundle = exported
+    assert schema_errors(bundle) == []
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        assert schema_errors(resource) == [], resource["id"]
+        model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+        assert model.model_dump(mode="json", exclude_none=True) == resource
+
+
+def test_one_observation_per_score_with_components_band_and_level(exported: Any) -> None:
+    case, bundle = exported
+    t = terminology()
+    scores = plan(case).to_dict()["scores"]
+    observations = _resources(bundle, "Observation")
+    for score in scores:
+        slug = score["score"]
+        if slug in t.performance:  # ECOG / KPS: the LOINC input Observation carries the band
+            row = t.performance[slug]
+            obs = next(o for o in observations
+                       if o["code"]["coding"][0] == {"system": t.loinc, "code": row["code"],
+                                                     "display": row["display"]})
+            assert obs["meta"]["profile"] == [t.profiles[slug]]
+        else:
+            matches = [o for o in observations if o["code"]["coding"][0]["code"] == slug
+                       and o.get("bodySite", {}).get("text") == score.get("lesion")]
+            assert len(matches) == 1, slug
+            obs = matches[0]
+            assert len(obs["component"]) == len(score["components"])
+            for comp, out in zip(score["components"], obs["component"], strict=True):
+                assert out["code"]["coding"][0]["code"] == f"{slug}.{comp['name']}"
+                assert out.get("valueInteger") == comp["points"]
+            if score["total"] is not None:
+                assert obs["valueInteger"] == score["total"]
+            assert obs["note"][0]["text"] == f"Citation: {score['citation']}"
+        if score["band"]:
+            assert obs["interpretation"][0]["coding"][0]["code"] == (
+                f"{slug}.band.{score['band']['id']}")
+
+
+def test_care_plan_holds_every_recommendation_with_basis_and_citations(exported: Any) -> None:
+    case, bundle = exported
+    result = plan(case).to_dict()
+    (care_plan,) = _resources(bundle, "CarePlan")
+    assert care_plan["status"] == "draft"
+    assert care_plan["intent"] == "proposal"
+    items = result["workup"] + result["recommendations"]
+    assert [a["detail"]["code"]["text"] for a in care_plan["activity"]] == [i["id"] for i in items]
+    for item, activity in zip(items, care_plan["activity"], strict=True):
+        reasons = [r["text"] for r in activity["detail"]["reasonCode"]]
+        assert reasons[:len(item["basis"])] == [f"Basis: {b}" for b in item["basis"]]
+        progress = [p["text"] for p in activity.get("progress", [])]
+        assert [f"Citation: {c}" for c in item["citations"]] == progress[:len(item["citations"])]
+    notes = [n["text"] for n in care_plan["note"]]
+    assert sum(n.startswith("MDT flag") for n in notes) == len(result["flags"])
+
+
+def test_provenance_names_software_tables_hash_and_author(exported: Any) -> None:
+    _, bundle = exported
+    (provenance,) = _resources(bundle, "Provenance")
+    who = [a["who"]["display"] for a in provenance["agent"]]
+    assert who[0].startswith("spinemets ")
+    assert "Dr Example" in who
+    assert provenance["entity"][0]["what"]["identifier"]["value"] == tables_hash()
+    targets = {t["reference"] for t in provenance["target"]}
+    urls = {e["resource"]["id"]: e["fullUrl"] for e in bundle["entry"]}
+    assert urls["plan"] in targets
+
+
+def test_code_system_lists_every_project_code_used(exported: Any) -> None:
+    _, bundle = exported
+    (system,) = _resources(bundle, "CodeSystem")
+    assert system == code_system() | {"version": system["version"]}
+    codes = {c["code"] for c in system["concept"]}
+    project = terminology().project
+    used = set()
+    for entry in bundle["entry"]:
+        _collect(entry["resource"], project, used)
+    assert used <= codes
+
+
+def _collect(value: Any, system: str, out: set[str]) -> None:
+    if isinstance(value, dict):
+        if value.get("system") == system and "code" in value:
+            out.add(value["code"])
+        for item in value.values():
+            _collect(item, system, out)
+    elif isinstance(value, list):
+        for item in value:
+            _collect(item, system, out)
+
+
+def test_standard_codes_come_only_from_the_terminology_file() -> None:
+    """Every LOINC / SNOMED / ICD-10-CM code exported is listed in terminology.yaml."""
+    t = terminology()
+    allowed = ({r["code"] for r in t.performance.values()} | set(t.labs)
+               | {r["code"] for r in t.body.values()}
+               | {r["code"] for r in t.secondary.values()})
+    for case in CASES:
+        bundle = export_case(case, now=NOW)
+        for system in (t.loinc, t.snomed, t.icd10cm):
+            found: set[str] = set()
+            for entry in bundle["entry"]:
+                _collect(entry["resource"], system, found)
+            assert found <= allowed
+
+
+def test_project_concepts_are_unique() -> None:
+    codes = [c for c, _ in project_concepts()]
+    assert len(codes) == len(set(codes))
+
+
+def test_export_takes_a_loaded_case_too() -> None:
+    case = load_case(CASES[0])
+    assert export_case(case, now=NOW) == export_case(CASES[0], now=NOW)
