@@ -1,8 +1,9 @@
 """Screenshots of the patient pages for the README (``docs/images/``).
 
 Starts the web app on a free loopback port, drives Debian's Chromium with Playwright, and writes
-PNGs: the symptom checker's result levels (EN and ES) and the emergency box with each
-accessibility tool on. Usage: ``.venv/bin/python scripts/screenshots.py [OUT_DIR]``.
+PNGs: the symptom checker's result levels (EN, and the emergency result in ES) and the emergency
+box with each accessibility tool on at a phone width (EN, and ES with none and all tools).
+Usage: ``.venv/bin/python scripts/screenshots.py [OUT_DIR]`` (default ``docs/images``).
 """
 
 from __future__ import annotations
@@ -67,38 +68,44 @@ def _answer(page: Page, base: str, answers: list[tuple[str, str]]) -> None:
             page.locator("form[action^='/check/q/'] button[type=submit]").click()
 
 
+#: (state, language) pairs of the checker's result page to capture.
+RESULT_SHOTS = [("emergency", "en"), ("urgent", "en"), ("routine", "en"), ("not-finished", "en"),
+                ("emergency", "es")]
+#: (tool, language) pairs of the emergency box to capture at a phone width.
+BOX_SHOTS = [*((tool, "en") for tool in TOOLS), ("standard", "es"), ("all", "es")]
+PHONE = 360
+
+
 def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     base, server = _serve()
     states = {**STATES, "routine": _routine()}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        for lang in ("en", "es"):
-            context = browser.new_context(viewport={"width": 1024, "height": 900})
+        context = browser.new_context(viewport={"width": 1024, "height": 900})
+        page = context.new_page()
+        for name, lang in RESULT_SHOTS:
+            context.clear_cookies()
             context.add_cookies([{"name": "sm_lang", "value": lang, "url": base}])
-            page = context.new_page()
-            for name, answers in states.items():
-                _answer(page, base, answers)
-                page.goto(f"{base}/check/result")
-                page.locator("main").screenshot(path=str(out / f"checker-{name}-{lang}.png"))
-            context.close()
-        for lang in ("en", "es"):
-            for width in (1024, 360):
-                context = browser.new_context(viewport={"width": width, "height": 900})
-                page = context.new_page()
-                for tool, value in TOOLS.items():
-                    cookies = [{"name": "sm_lang", "value": lang, "url": base}]
-                    if value:
-                        cookies.append({"name": "sm_prefs", "value": value, "url": base})
-                    context.clear_cookies()
-                    context.add_cookies(cookies)  # type: ignore[arg-type]
-                    page.goto(f"{base}/")
-                    box = page.locator(".nhsuk-card--care--emergency").first
-                    box.screenshot(path=str(out / f"emergency-box-{tool}-{width}-{lang}.png"))
-                context.close()
+            _answer(page, base, states[name])
+            page.goto(f"{base}/check/result")
+            page.locator("main").screenshot(path=str(out / f"checker-{name}-{lang}.png"))
+        context.close()
+        context = browser.new_context(viewport={"width": PHONE, "height": 900})
+        page = context.new_page()
+        for tool, lang in BOX_SHOTS:
+            cookies = [{"name": "sm_lang", "value": lang, "url": base}]
+            if TOOLS[tool]:
+                cookies.append({"name": "sm_prefs", "value": TOOLS[tool], "url": base})
+            context.clear_cookies()
+            context.add_cookies(cookies)  # type: ignore[arg-type]
+            page.goto(f"{base}/")
+            box = page.locator(".nhsuk-card--care--emergency").first
+            box.screenshot(path=str(out / f"emergency-box-{tool}-{lang}.png"))
+        context.close()
         browser.close()
     server.should_exit = True
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("artifacts/screenshots/readme"))
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/images"))
