@@ -33,7 +33,8 @@ def test_registry_holds_the_issue_scores() -> None:
 def test_available_score_conformance(slug: str) -> None:
     defn = get_definition(slug)
     assert defn.provenance.citation.strip()
-    assert defn.provenance.source.startswith("scores.md")
+    assert defn.provenance.source.strip()
+    assert defn.provenance.references, "provenance.references: keys of the reference list"
     if defn.kind == "points":
         low, high = defn.total_range
         edges = [(b.min, b.max) for b in defn.bands]

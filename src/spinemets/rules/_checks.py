@@ -73,7 +73,7 @@ def checks() -> tuple[Check, ...]:
         where = f"checks table: {raw.get('id')}"
         citations = tuple(raw.get("citations", ()))
         if not citations or any(c not in refs for c in citations):
-            raise DefinitionError(f"{where}: every check needs citations from references.yaml")
+            raise DefinitionError(f"{where}: every check needs citations from the reference list")
         if raw.get("severity") not in severities:
             raise DefinitionError(f"{where}: severity must be one of {severities}")
         if not raw.get("when") or not raw.get("reason") or not raw.get("verify"):

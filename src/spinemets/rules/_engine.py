@@ -8,7 +8,7 @@ behind its unknown conditions are reported as inputs that would change the plan.
 
 Tables live in ``rules/tables/*.yaml``; each rule has an id, a priority, conditions, one outcome
 (a recommendation, a work-up item or a flag) with its status, the rule text, citations (keys of
-``references.yaml``) and its evidence status (``verified``, ``partial``, ``unverified``,
+``knowledge/references.yaml``) and its evidence status (``verified``, ``partial``, ``unverified``,
 ``standard_practice``). Within one slot (outcome id and lesion) the highest-priority fired rule
 wins; the others are kept in the trace as overridden.
 """
@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from spinemets._yaml import safe_load
 from spinemets.errors import DefinitionError
+from spinemets.knowledge import reference_list
 
 __all__ = [
     "EVIDENCE",
@@ -244,7 +245,7 @@ def _rule(raw: Mapping[str, Any], table: str, refs: Mapping[str, str]) -> Rule:
     where = f"rules table {table}: {raw.get('id')}"
     citations = tuple(raw.get("citations", ()))
     if not citations or any(c not in refs for c in citations):
-        raise DefinitionError(f"{where}: every rule needs citations from references.yaml")
+        raise DefinitionError(f"{where}: every rule needs citations from the reference list")
     evidence = str(raw.get("evidence", ""))
     if evidence not in EVIDENCE:
         raise DefinitionError(f"{where}: evidence {evidence!r} not in {EVIDENCE}")
@@ -280,9 +281,8 @@ def read_table(name: str) -> Any:
 
 @cache
 def references() -> Mapping[str, str]:
-    """Citation key -> full citation (``rules/tables/references.yaml``)."""
-    data = read_table("references.yaml")
-    return {str(k): str(v) for k, v in data["references"].items()}
+    """Citation key -> full citation with its DOI, PMID or URL (``knowledge/references.yaml``)."""
+    return {key: ref.citation() for key, ref in reference_list().items()}
 
 
 TABLE_FILES = ("noms.yaml", "mechanical.yaml", "patient.yaml", "workup.yaml")

@@ -175,7 +175,7 @@ def triage_rules() -> tuple[TriageRule, ...]:
         where = f"triage rule {raw['id']}"
         citations = tuple(raw["citations"])
         if not citations or any(c not in refs for c in citations):
-            raise DefinitionError(f"{where}: every rule needs citations from references.yaml")
+            raise DefinitionError(f"{where}: every rule needs citations from the reference list")
         out.append(TriageRule(raw["id"], raw["level"],
                               tuple(parse_condition(c, where) for c in raw["when"]),
                               raw["text"], citations))

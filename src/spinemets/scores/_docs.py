@@ -2,9 +2,43 @@
 
 from __future__ import annotations
 
+from spinemets.knowledge import Reference, reference_list
 from spinemets.scores._schema import Component, ScoreDefinition, Source
 
-__all__ = ["reference_markdown"]
+__all__ = ["reference_item", "reference_markdown"]
+
+
+def reference_item(ref: Reference) -> str:
+    """One reference as Markdown: the bibliographic text, then links to find it."""
+    links = []
+    if ref.doi:
+        links.append(f"[doi:{ref.doi}]({ref.doi_url})")
+    if ref.pmid:
+        links.append(f"[PMID: {ref.pmid}]({ref.pubmed_url})")
+    if ref.pmcid:
+        links.append(ref.pmcid)
+    if ref.url:
+        links.append(f"<{ref.url}>")
+    text = ref.bibliographic() + (" " + ". ".join(links) + "." if links else "")
+    if ref.no_identifier:
+        text += f" *No DOI, PMID or URL:* {ref.no_identifier}"
+    elif ref.identifiers:
+        text += f" *Identifiers:* {ref.identifiers}"
+    if ref.note:
+        text += f" *Note:* {ref.note}"
+    return text
+
+
+def _references(defn: ScoreDefinition) -> list[str]:
+    refs = reference_list()
+    lines = ["", "## References", ""]
+    for n, key in enumerate(defn.provenance.references, start=1):
+        if key not in refs:
+            raise KeyError(f"{defn.slug}: provenance reference {key!r} is not in the list")
+        lines.append(f"{n}. {reference_item(refs[key])}")
+    book = f"../clinical/rules.md#score-{defn.slug}"
+    lines += ["", f"Rules that read this score: [rule book]({book})."]
+    return lines
 
 
 def _source_text(src: Source) -> str:
@@ -45,7 +79,7 @@ def reference_markdown(defn: ScoreDefinition) -> str:
         f"- Version: {defn.version}",
         f"- Status: {defn.status}",
         f"- Citation: {p.citation}",
-        f"- Source in the clinical spec: {p.source}",
+        f"- How the table was checked: {p.source}",
         f"- Verification: {p.verification}",
     ]
     lines += [f"- Note: {n}" for n in p.notes]
@@ -67,4 +101,5 @@ def reference_markdown(defn: ScoreDefinition) -> str:
             if band.unverified:
                 meaning += " UNVERIFIED: " + "; ".join(band.unverified)
             lines.append(f"| {band.label} | {span} | {meaning.strip()} |")
+    lines += _references(defn)
     return "\n".join(lines) + "\n"

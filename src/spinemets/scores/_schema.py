@@ -47,6 +47,9 @@ class _Frozen(BaseModel):
 class Provenance(_Frozen):
     citation: str
     source: str
+    #: Keys of the reference list (``knowledge/references.yaml``); the first is the primary
+    #: source, whose full citation is ``citation``.
+    references: tuple[str, ...] = ()
     verification: Literal["verified", "partial", "unverified"]
     doi: str | None = None
     pmid: str | None = None

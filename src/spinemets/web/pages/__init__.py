@@ -11,7 +11,7 @@ from fastapi import APIRouter
 __all__ = ["pages_router"]
 
 pages_router = APIRouter(include_in_schema=False)
-for _name in ("_patient", "_checker", "_clinician", "_admin", "_fhir"):
+for _name in ("_patient", "_checker", "_clinician", "_admin", "_fhir", "_rules"):
     try:
         _module = importlib.import_module(f"spinemets.web.pages.{_name}")
     except ModuleNotFoundError as _exc:  # an optional area not built yet
