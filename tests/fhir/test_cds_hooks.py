@@ -269,3 +269,61 @@ def test_service_fetches_missing_prefetch_like_an_ehr(client: TestClient,
 def test_unreachable_fhir_server_is_412(client: TestClient) -> None:
     response = _call(client, _hook(fhirServer="http://127.0.0.1:9/fhir"))
     assert response.status_code == 412
+
+
+def _audit_rows(client: TestClient, action: str) -> list[Any]:
+    from spinemets import storage  # noqa: PLC0415
+
+    with client.app.state.spinemets.sessions.begin() as session:  # type: ignore[attr-defined]
+        return list(storage.list_audit(session, action=action, oldest_first=True))
+
+
+def test_every_cds_call_is_audited_in_the_audit_table(client: TestClient) -> None:
+    assert client.get("/cds-services").status_code == 200
+    body = _hook(prefetch=_prefetch(load(READABLE[0])))
+    assert _call(client, body).status_code == 200
+    assert client.post(f"/cds-services/{SERVICE_ID}", json=body).status_code == 401
+    assert _call(client, {"hook": "patient-view"}).status_code == 400
+    [discovery] = _audit_rows(client, "cds_discovery")
+    assert discovery.outcome == "success"
+    calls = _audit_rows(client, "cds_call")
+    assert [(c.outcome, c.actor) for c in calls] == [
+        ("success", f"cds:{ISS}"), ("refused", None), ("invalid", f"cds:{ISS}")]
+    assert f"hook_instance={body['hookInstance']}" in calls[0].detail
+    assert "patient" not in calls[0].detail.replace("patient=", "")  # a hash, not the id
+    assert calls[0].target == SERVICE_ID
+
+
+def test_feedback_with_override_reason_is_stored_in_the_database(client: TestClient) -> None:
+    from spinemets import storage  # noqa: PLC0415
+
+    card = str(uuid.uuid4())
+    body = {"feedback": [{"card": card, "outcome": "overridden",
+                          "overrideReason": {"reason": {"code": "patient-refused",
+                                                        "system": "https://example.org/r",
+                                                        "display": "Patient refused"},
+                                             "userComment": "prefers to wait"},
+                          "outcomeTimestamp": "2025-01-15T12:00:00Z"}]}
+    token = _token(aud=f"{BASE}/{SERVICE_ID}/feedback")
+    assert client.post(f"/cds-services/{SERVICE_ID}/feedback", json=body,
+                       headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    with client.app.state.spinemets.sessions.begin() as session:  # type: ignore[attr-defined]
+        [row] = storage.list_cds_feedback(session)
+        assert (row.card, row.outcome, row.override_code, row.override_text, row.issuer) == (
+            card, "overridden", "patient-refused", "prefers to wait", ISS)
+    [event] = _audit_rows(client, "cds_feedback")
+    assert event.detail == f"card={card} outcome=overridden"
+
+
+def test_card_link_bundle_is_kept_in_the_database(client: TestClient) -> None:
+    from spinemets.web.cds import cds_case  # noqa: PLC0415
+
+    body = _hook(prefetch=_prefetch(load(READABLE[0])))
+    cards = _call(client, body).json()["cards"]
+    urls = [link["url"] for card in cards for link in card.get("links", [])]
+    assert urls, cards
+    token = urls[0].split("cds=", 1)[1]
+    request = type("R", (), {"app": client.app})()
+    bundle = cds_case(request, token)  # type: ignore[arg-type]
+    assert bundle is not None and bundle["resourceType"] == "Bundle"
+    assert cds_case(request, token + "x") is None  # type: ignore[arg-type]

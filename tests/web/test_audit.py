@@ -202,3 +202,24 @@ def test_postgres_backup_restore_round_trip(tmp_path: Path) -> None:
         for generator in (sources, targets):
             for _ in generator:
                 pass
+
+
+def test_cds_feedback_page_lists_stored_feedback_for_admins(client: TestClient) -> None:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    with client.app.state.spinemets.sessions.begin() as session:  # type: ignore[attr-defined]
+        storage.record_cds_feedback(session, service="spinemets-spine-metastases",
+                                    issuer="https://ehr.example.org", card="card-1",
+                                    outcome="overridden",
+                                    outcome_at=datetime(2025, 1, 15, 12, tzinfo=UTC),
+                                    override_code="patient-refused",
+                                    override_text="prefers to <wait>")
+    assert h.sign_in(client, "clinician") == 303
+    assert client.get("/admin/cds-feedback").status_code == 403
+    client.post("/clinician/sign-out", data={"csrf": h.csrf(client)})
+    assert h.sign_in(client, "admin") == 303
+    page = client.get("/admin/cds-feedback")
+    assert page.status_code == 200
+    assert "card-1" in page.text and "patient-refused" in page.text
+    assert "prefers to &lt;wait&gt;" in page.text and "1 overridden" in page.text
+    assert 'href="/admin/cds-feedback"' in client.get("/admin").text

@@ -21,6 +21,12 @@ from spinemets.storage._audit import (
     throttle_wait,
 )
 from spinemets.storage._backup import BackupError, backup, fingerprint, restore
+from spinemets.storage._cds import (
+    list_cds_feedback,
+    open_cds_handoff,
+    record_cds_feedback,
+    store_cds_handoff,
+)
 from spinemets.storage._db import make_engine, make_sessionmaker, migrate
 from spinemets.storage._errors import (
     CaseExistsError,
@@ -28,6 +34,12 @@ from spinemets.storage._errors import (
     InvalidCaseRefError,
     StaleVersionError,
     StorageError,
+)
+from spinemets.storage._export import (
+    ExportTally,
+    pseudonym,
+    pseudonymise_case,
+    pseudonymised_cases,
 )
 from spinemets.storage._history import Change, diff_documents, tables_fingerprint
 from spinemets.storage._meetings import (
@@ -42,6 +54,8 @@ from spinemets.storage._models import (
     Base,
     CaseRecord,
     CaseVersion,
+    CdsFeedback,
+    CdsHandoff,
     Meeting,
     User,
     WebSession,
@@ -87,7 +101,10 @@ __all__ = [
     "CaseNotFoundError",
     "CaseRecord",
     "CaseVersion",
+    "CdsFeedback",
+    "CdsHandoff",
     "Change",
+    "ExportTally",
     "InvalidCaseRefError",
     "Meeting",
     "StaleVersionError",
@@ -122,20 +139,27 @@ __all__ = [
     "issue_login_nonce",
     "list_audit",
     "list_cases",
+    "list_cds_feedback",
     "list_meetings",
     "list_users",
     "make_engine",
     "make_sessionmaker",
     "meeting_cases",
     "migrate",
+    "open_cds_handoff",
+    "pseudonym",
+    "pseudonymise_case",
+    "pseudonymised_cases",
     "purge_case",
     "record_audit",
+    "record_cds_feedback",
     "record_decision",
     "record_failure",
     "restore",
     "seed_demo",
     "set_roles",
     "soft_delete_case",
+    "store_cds_handoff",
     "tables_fingerprint",
     "throttle_wait",
     "update_case",

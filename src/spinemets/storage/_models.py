@@ -30,6 +30,8 @@ __all__ = [
     "Base",
     "CaseRecord",
     "CaseVersion",
+    "CdsFeedback",
+    "CdsHandoff",
     "LoginNonce",
     "Meeting",
     "MeetingCase",
@@ -198,3 +200,32 @@ class MeetingCase(Base):
                                             index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CdsFeedback(Base):
+    """Feedback an EHR sent on a CDS Hooks card (accepted or overridden, and why)."""
+
+    __tablename__ = "cds_feedback"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now,
+                                                  index=True)
+    service: Mapped[str] = mapped_column(String(100))
+    issuer: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    card: Mapped[str] = mapped_column(String(200), index=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    outcome_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    override_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    override_text: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    accepted_suggestions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class CdsHandoff(Base):
+    """The Bundle behind a card's link, kept for an hour (token hash only)."""
+
+    __tablename__ = "cds_handoffs"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    bundle: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -10,7 +10,10 @@ or set on ``app.state.spinemets_cds`` by the caller):
 - ``allowed_origins``: JSON list of browser origins allowed by CORS (none by default);
 - ``insecure_disable_auth``: development only, off by default, logged loudly when on.
 
-Every call is audited through :func:`audit` (service, hook instance, outcome; no case content).
+Every call is audited through :func:`audit` into the application's audit trail (service, hook
+instance, outcome, issuer; no case content). Feedback on cards is stored in ``cds_feedback``;
+the Bundle behind a card's link is kept for an hour in ``cds_handoffs`` (found by the hash of
+the link's token, so every worker can open it).
 """
 
 from __future__ import annotations
@@ -18,9 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import secrets
-import threading
-import time
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from spinemets import storage
 from spinemets.fhir._cds import PREFETCH, SERVICE_ID, cards, service_definition
 from spinemets.fhir._jwt import JwtError, JwtVerifier
 from spinemets.web.api._strict import StrictJSONRoute
@@ -37,9 +38,7 @@ from spinemets.web.api._strict import StrictJSONRoute
 __all__ = ["CdsSettings", "audit", "feedback_entries", "router"]
 
 logger = logging.getLogger("spinemets.cds")
-audit_logger = logging.getLogger("spinemets.audit")
 router = APIRouter(prefix="/cds-services", tags=["cds-hooks"], route_class=StrictJSONRoute)
-_CASE_TTL_S = 3600
 
 
 class CdsSettings(BaseSettings):
@@ -58,9 +57,6 @@ class _Runtime:
     def __init__(self, settings: CdsSettings) -> None:
         self.settings = settings
         self.verifier = JwtVerifier(settings.issuers, allowed_jku=tuple(settings.allowed_jku))
-        self.feedback: list[dict[str, Any]] = []
-        self.cases: dict[str, tuple[float, dict[str, Any]]] = {}
-        self.lock = threading.Lock()
 
 
 def _runtime(request: Request) -> _Runtime:
@@ -76,14 +72,33 @@ def _runtime(request: Request) -> _Runtime:
     return runtime
 
 
-def audit(event: str, **fields: Any) -> None:
-    """Audit hook: one line per CDS call (ids and outcomes only, never case content)."""
-    audit_logger.info("%s %s", event, " ".join(f"{k}={v}" for k, v in sorted(fields.items())))
+def _sessions(request: Request) -> Any:
+    return request.app.state.spinemets.sessions
 
 
-def feedback_entries(request: Request) -> list[dict[str, Any]]:
-    """The feedback received so far (in memory; for an admin page)."""
-    return list(_runtime(request).feedback)
+def audit(request: Request, action: str, outcome: str, *, issuer: str | None = None,
+          **fields: Any) -> None:
+    """One audit record per CDS call (ids and outcomes only, never case content).
+
+    The actor is ``cds:<issuer>`` once the JWT is verified; ``fields`` go to the detail.
+    """
+    detail = " ".join(f"{k}={v}" for k, v in sorted(fields.items()) if v is not None)
+    with _sessions(request).begin() as session:
+        storage.record_audit(session, action=action, outcome=outcome,
+                             actor=f"cds:{issuer}"[:80] if issuer else None,
+                             client=request.client.host if request.client else "",
+                             target=fields.get("service"), detail=detail)
+
+
+def feedback_entries(request: Request, *, limit: int = 500) -> list[dict[str, Any]]:
+    """The feedback stored so far, newest first (for the admin page)."""
+    with _sessions(request).begin() as session:
+        return [{"id": f.id, "received_at": f.received_at, "service": f.service,
+                 "iss": f.issuer, "card": f.card, "outcome": f.outcome,
+                 "outcomeTimestamp": f.outcome_at, "override_code": f.override_code,
+                 "override_text": f.override_text,
+                 "acceptedSuggestions": f.accepted_suggestions}
+                for f in storage.list_cds_feedback(session, limit=limit)]
 
 
 def _outcome(status: int, code: str, text: str, request: Request) -> JSONResponse:
@@ -124,13 +139,14 @@ def _authorised(request: Request, service: str) -> JSONResponse | dict[str, Any]
     try:
         return runtime.verifier.verify(request.headers.get("authorization"), audience=audience)
     except JwtError as exc:
-        audit("cds.refused", service=service, reason=str(exc).replace(" ", "_")[:60])
+        audit(request, "cds_call", "refused", service=service,
+              reason=str(exc).replace(" ", "_")[:60])
         return _outcome(401, "security", str(exc), request)
 
 
 @router.get("", summary="CDS Hooks discovery")
 def discovery(request: Request) -> JSONResponse:
-    audit("cds.discovery")
+    audit(request, "cds_discovery", "success")
     return _json(request, {"services": [service_definition()]})
 
 
@@ -213,21 +229,14 @@ def _gather(hook: _HookRequest) -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
-def _remember(runtime: _Runtime, document: dict[str, Any]) -> str:
-    token = secrets.token_urlsafe(16)
-    now = time.time()
-    with runtime.lock:
-        for old in [k for k, (t, _) in runtime.cases.items() if t + _CASE_TTL_S < now]:
-            del runtime.cases[old]
-        runtime.cases[token] = (now, document)
-    return token
-
-
 def cds_case(request: Request, token: str) -> dict[str, Any] | None:
-    """The case a card's link points to (kept in memory for an hour), if still there."""
-    with _runtime(request).lock:
-        found = _runtime(request).cases.get(token)
-    return None if found is None else found[1]
+    """The FHIR Bundle behind a card's link (kept for an hour), if still there.
+
+    The clinician import page (``/clinician/fhir/import?cds=<token>``) imports it again and
+    shows the report before anything is saved.
+    """
+    with _sessions(request).begin() as session:
+        return storage.open_cds_handoff(session, token=token)
 
 
 def _respond(request: Request, hook: _HookRequest, bundle: dict[str, Any]) -> JSONResponse:
@@ -236,7 +245,8 @@ def _respond(request: Request, hook: _HookRequest, bundle: dict[str, Any]) -> JS
 
     result = import_bundle(bundle)
     plan = make_plan(result.case).to_dict()
-    token = _remember(_runtime(request), result.to_dict())
+    with _sessions(request).begin() as session:
+        token = storage.store_cds_handoff(session, bundle=bundle)
     link = {"label": "Open in the spinemets clinician workspace",
             "url": str(request.base_url).rstrip("/") + f"/clinician/fhir/import?cds={token}",
             "type": "smart", "appContext": token}
@@ -253,27 +263,31 @@ def call_service(request: Request, service: str,
     claims = _authorised(request, service)
     if isinstance(claims, JSONResponse):
         return claims
+    issuer = str(claims.get("iss"))
     try:
         hook = _HookRequest.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        audit("cds.call", service=service, outcome="invalid", status=400)
+        audit(request, "cds_call", "invalid", issuer=issuer, service=service, status=400)
         return _outcome(400, "invalid", f"{where}: {first['msg']}", request)
     from spinemets.errors import InputError  # noqa: PLC0415
 
+    instance = str(hook.hookInstance)
     try:
         bundle = _gather(hook)
         response = _respond(request, hook, bundle)
     except _DataMissingError as exc:
-        audit("cds.call", service=service, hook_instance=hook.hookInstance, status=412)
+        audit(request, "cds_call", "incomplete", issuer=issuer, service=service,
+              hook_instance=instance, status=412)
         return _outcome(412, "incomplete", str(exc), request)
     except InputError as exc:
-        audit("cds.call", service=service, hook_instance=hook.hookInstance, status=422)
+        audit(request, "cds_call", "invalid", issuer=issuer, service=service,
+              hook_instance=instance, status=422)
         return _outcome(422, "invalid", "; ".join(str(p) for p in exc.problems)[:500], request)
-    audit("cds.call", service=service, hook_instance=hook.hookInstance, status=200,
-          iss=claims.get("iss"), patient=hashlib.sha256(
-              hook.context.patientId.encode()).hexdigest()[:12])
+    audit(request, "cds_call", "success", issuer=issuer, service=service,
+          hook_instance=instance, status=200,
+          patient=hashlib.sha256(hook.context.patientId.encode()).hexdigest()[:12])
     return response
 
 
@@ -301,17 +315,35 @@ def feedback(request: Request, service: str,
     claims = _authorised(request, service + "/feedback")
     if isinstance(claims, JSONResponse):
         return claims
+    issuer = str(claims.get("iss"))
     try:
         parsed = _FeedbackRequest.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
+        audit(request, "cds_feedback", "invalid", issuer=issuer, service=service)
         return _outcome(400, "invalid", ".".join(str(p) for p in first["loc"]) + ": "
                         + first["msg"], request)
-    runtime = _runtime(request)
-    with runtime.lock:
+    with _sessions(request).begin() as session:
         for item in parsed.feedback:
-            runtime.feedback.append({"service": service, "iss": claims.get("iss"),
-                                     **item.model_dump(mode="json", exclude_none=True)})
-    for item in parsed.feedback:
-        audit("cds.feedback", service=service, card=item.card, outcome=item.outcome)
+            storage.record_cds_feedback(
+                session, service=service, issuer=issuer, card=item.card, outcome=item.outcome,
+                outcome_at=item.outcomeTimestamp, **_override(item.overrideReason),
+                accepted_suggestions=item.acceptedSuggestions)
+            storage.record_audit(session, action="cds_feedback", outcome="success",
+                                 actor=f"cds:{issuer}"[:80], target=service,
+                                 client=request.client.host if request.client else "",
+                                 detail=f"card={item.card} outcome={item.outcome}")
     return _json(request, {})
+
+
+def _override(reason: dict[str, Any] | None) -> dict[str, str | None]:
+    """The override reason's code and text (a CDS Hooks ``OverrideReason``)."""
+    if not reason:
+        return {"override_code": None, "override_text": None}
+    raw = reason.get("reason")
+    coding: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    code = coding.get("code") if isinstance(coding.get("code"), str) else None
+    comment = reason.get("userComment")
+    text = comment if isinstance(comment, str) else (
+        coding.get("display") if isinstance(coding.get("display"), str) else None)
+    return {"override_code": code, "override_text": text}

@@ -1,4 +1,5 @@
-"""Administration: accounts overview, deleted cases (purge), audit trail with exports.
+"""Administration: accounts overview, deleted cases (purge), audit trail with exports, and the
+feedback EHRs sent on CDS Hooks cards.
 
 Admins see references and audit records, never case content (unless they are clinicians too,
 through the clinician workspace).
@@ -179,3 +180,15 @@ def audit_fhir(request: Request) -> Response:
     _log_export(request, "fhir", len(events))
     return Response(json.dumps(body), media_type="application/fhir+json",
                     headers={"Content-Disposition": 'attachment; filename="audit.json"'})
+
+
+@router.get("/cds-feedback", response_class=HTMLResponse, dependencies=[requires(P.AUDIT_READ)])
+def cds_feedback(request: Request) -> Response:
+    """Feedback on CDS Hooks cards (accepted or overridden, with the reason), newest first."""
+    from spinemets.web.cds import feedback_entries  # noqa: PLC0415 - CDS router is optional
+
+    entries = feedback_entries(request, limit=500)
+    counts = {outcome: sum(e["outcome"] == outcome for e in entries)
+              for outcome in ("accepted", "overridden")}
+    return _render(request, "admin/cds_feedback.html", current_user(request),
+                   {"entries": entries, "counts": counts})
