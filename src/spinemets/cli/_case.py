@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -57,19 +58,6 @@ def assess_command(case: CaseArgument, fmt: FormatOption = CaseFormat.json) -> N
                       highlight=False)
 
 
-def _items_table(items: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title, title_justify="left", show_lines=True)
-    for column in ("Lesion", "Item", "Status", "Basis", "Cautions"):
-        table.add_column(column, overflow="fold")
-    for item in items:
-        basis = "\n".join(item["basis"])
-        if item.get("dose_mg") is not None:
-            basis += f"\nDOSE: {item['dose_mg']} mg"
-        table.add_row(item.get("lesion", "patient"), item["id"], item["status"], basis,
-                      "\n".join(item["cautions"]))
-    return table
-
-
 def _print_lines(header: str, lines: list[str]) -> None:
     if lines:
         console.print(f"[bold]{header}[/bold]")
@@ -77,45 +65,32 @@ def _print_lines(header: str, lines: list[str]) -> None:
             console.print(f"  - {line}", markup=False, highlight=False)
 
 
-def _flag_line(flag: dict[str, Any]) -> str:
-    """``id (severity or urgency) lesion: reason [fields] Verify: ...`` for one flag."""
-    marks = [m for m in (flag.get("severity"), flag.get("urgency")) if m]
-    text = str(flag["id"]) + (f" ({', '.join(marks)})" if marks else "")
-    if flag.get("lesion"):
-        text += f" {flag['lesion']}"
-    text += f": {flag['reason']}"
-    if flag.get("fields"):
-        text += f" [{', '.join(flag['fields'])}]"
-    if flag.get("verify"):
-        text += f" Verify: {flag['verify']}"
-    return text
-
-
-def _render_plan(data: dict[str, Any]) -> None:
-    tri = data["triage"]
-    console.print(f"[bold]Triage: {tri['level'].upper()}[/bold]", highlight=False)
-    console.print(f"  {tri['clinician_advice']}", markup=False, highlight=False)
-    console.print(_scores_table(data["scores"], "Scores (prognosis side by side)"))
-    console.print(_items_table(data["workup"], "Work-up"))
-    console.print(_items_table(data["recommendations"], "Plan (per lesion, then patient)"))
-    _print_lines("Flags", [_flag_line(f) for f in data["flags"]])
-    _print_lines("Unknowns that matter (would change the plan if known)", data["unknowns"])
-    console.print("Decision support only: a clinician decides. UNVERIFIED items are marked.",
-                  highlight=False)
-
-
-def plan_command(case: CaseArgument, fmt: FormatOption = CaseFormat.json) -> None:
-    """Triage, scores, work-up and the NOMS-based plan for a case."""
+def case_and_plan(case: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The case document (as loaded and validated) and its plan; exits 2 on a bad case."""
+    from spinemets.case import load_case  # noqa: PLC0415 - keeps the CLI start-up light
     from spinemets.rules import plan  # noqa: PLC0415
 
     try:
-        data = plan(case).to_dict()
+        loaded = load_case(case)
+        data = plan(loaded).to_dict()
     except InputError as exc:
         fail(exc)
+    return loaded.model_dump(mode="json", exclude_none=True), data
+
+
+def plan_command(case: CaseArgument, fmt: FormatOption = CaseFormat.json) -> None:
+    """Triage, scores, work-up and the NOMS-based plan for a case.
+
+    ``--format text`` prints the tumour-board report as text (summary first, details after,
+    numbered references at the end; 100 columns).
+    """
+    document, data = case_and_plan(case)
     if fmt is CaseFormat.json:
         print(dump_json(data))
-    else:
-        _render_plan(data)
+        return
+    from spinemets.report import build_report, render_text  # noqa: PLC0415
+
+    sys.stdout.write(render_text(build_report(data, document)))
 
 
 def _parse_answer(text: str) -> Any:

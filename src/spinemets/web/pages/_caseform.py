@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spinemets.domain import ANALYTES, catalogue
+from spinemets.domain import ANALYTES, LEVELS, catalogue
 from spinemets.errors import ProblemDetail
+from spinemets.report import field_label
 
-__all__ = ["LESION_FIELDS", "SECTIONS", "Field", "case_to_form", "form_to_case", "input_id"]
+__all__ = ["LESION_FIELDS", "NEEDED", "SECTIONS", "Field", "case_to_form", "form_to_case",
+           "input_id"]
 
 TRI = ("true", "false")
 
@@ -24,6 +26,7 @@ class Field:
     kind: str  # text | int | number | select | tri | levels | lab
     choices: tuple[str, ...] = ()
     hint: str | None = None
+    needed: bool = False  # the plan needs it (left empty, rules stay blocked)
 
 
 def input_id(path: str) -> str:
@@ -31,20 +34,44 @@ def input_id(path: str) -> str:
     return "f-" + re.sub(r"[^a-zA-Z0-9]+", "-", path).strip("-")
 
 
+#: Inputs the plan needs: left empty, the rules that read them stay blocked (``unknowns``).
+NEEDED = frozenset({
+    "patient.age_years", "patient.sex", "patient.weight_kg", "cancer.status", "cancer.primary",
+    "performance.kps", "neurology.frankel", "neurology.ambulatory",
+    "disease.visceral_metastases", "disease.extraspinal_bone_metastases",
+    "disease.vertebral_body_metastases", "labs.creatinine", "fitness.fit_for_open_surgery",
+    "levels", "pain", "bone_lesion", "alignment", "collapse", "posterolateral", "escc",
+})
+LEVEL_WORDS = "O (occiput), C1-C7, T1-T12, L1-L5 or S1-S5"
+
+
 def _sel(path: str, label: str, choices: tuple[str, ...], hint: str | None = None) -> Field:
-    return Field(path, label, "select", choices, hint)
+    return Field(path, label, "select", choices, hint, path in NEEDED)
 
 
 def _tri(path: str, label: str) -> Field:
-    return Field(path, label, "tri", TRI)
+    return Field(path, label, "tri", TRI, needed=path in NEEDED)
 
 
+def _num(path: str, label: str, kind: str, hint: str | None = None) -> Field:
+    return Field(path, label, kind, hint=hint, needed=path in NEEDED)
+
+
+#: Sections in the order a clinician fills them in (the lesions come right after the case
+#: reference in the form; see ``case_form.html``).
 SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
     ("Case", (Field("id", "Case reference (pseudonymous, never a real identifier)", "text"),)),
+    ("Neurology", (
+        _sel("neurology.frankel", "Frankel grade", ("A", "B", "C", "D", "E")),
+        _sel("neurology.asia", "ASIA impairment scale", ("A", "B", "C", "D", "E")),
+        _sel("neurology.ambulatory", "Walking", ("independent", "with_aid", "non_ambulatory")),
+        Field("neurology.motor_deficit_days", "Days over which motor deficit developed", "int"),
+        _tri("neurology.rapidly_progressive", "Rapidly progressive deficit"),
+    )),
     ("Patient", (
-        Field("patient.age_years", "Age (years)", "int"),
+        _num("patient.age_years", "Age (years)", "int"),
         _sel("patient.sex", "Sex", ("female", "male", "other", "unknown")),
-        Field("patient.weight_kg", "Weight (kg)", "number"),
+        _num("patient.weight_kg", "Weight (kg)", "number", "A decimal comma is fine"),
     )),
     ("Cancer", (
         _sel("cancer.status", "Cancer status", ("known", "suspected", "none", "unknown")),
@@ -69,12 +96,20 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
              tuple(str(v) for v in range(100, -1, -10))),
         _sel("performance.ecog", "ECOG performance status", tuple(str(v) for v in range(6))),
     )),
-    ("Neurology", (
-        _sel("neurology.frankel", "Frankel grade", ("A", "B", "C", "D", "E")),
-        _sel("neurology.asia", "ASIA impairment scale", ("A", "B", "C", "D", "E")),
-        _sel("neurology.ambulatory", "Walking", ("independent", "with_aid", "non_ambulatory")),
-        Field("neurology.motor_deficit_days", "Days over which motor deficit developed", "int"),
-        _tri("neurology.rapidly_progressive", "Rapidly progressive deficit"),
+    ("Fitness", (
+        _sel("fitness.fit_for_open_surgery", "Fit for open surgery", ("yes", "no", "unknown")),
+        _tri("fitness.anticoagulated", "Anticoagulated"),
+        _tri("fitness.coagulopathy_uncorrectable", "Uncorrectable coagulopathy"),
+        _tri("fitness.active_infection", "Active infection"),
+        _tri("fitness.contrast_allergy", "Contrast allergy"),
+        _tri("fitness.pmma_allergy", "PMMA (bone cement) allergy"),
+        _tri("fitness.dental_review_done", "Dental review done"),
+        _tri("fitness.invasive_dental_procedure_planned", "Invasive dental procedure planned"),
+    )),
+    ("Laboratory", tuple(
+        Field(f"labs.{name}", field_label(f"labs.{name}"), "lab", tuple(a.factors),
+              needed=f"labs.{name}" in NEEDED)
+        for name, a in ANALYTES.items()
     )),
     ("Symptoms", (
         _tri("symptoms.back_pain", "Back or neck pain"),
@@ -101,22 +136,8 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
         _tri("disease.visceral_treatable", "Visceral metastases treatable (Tomita)"),
         _tri("disease.visceral_removable", "Visceral metastases removable (Tokuhashi)"),
         _tri("disease.brain_metastases", "Brain metastases"),
-        Field("disease.extraspinal_bone_metastases", "Extraspinal bone metastases (count)", "int"),
-        Field("disease.vertebral_body_metastases", "Vertebrae involved (count)", "int"),
-    )),
-    ("Laboratory", tuple(
-        Field(f"labs.{name}", name.replace("_", " ").capitalize(), "lab", tuple(a.factors))
-        for name, a in ANALYTES.items()
-    )),
-    ("Fitness", (
-        _sel("fitness.fit_for_open_surgery", "Fit for open surgery", ("yes", "no", "unknown")),
-        _tri("fitness.anticoagulated", "Anticoagulated"),
-        _tri("fitness.coagulopathy_uncorrectable", "Uncorrectable coagulopathy"),
-        _tri("fitness.active_infection", "Active infection"),
-        _tri("fitness.contrast_allergy", "Contrast allergy"),
-        _tri("fitness.pmma_allergy", "PMMA (bone cement) allergy"),
-        _tri("fitness.dental_review_done", "Dental review done"),
-        _tri("fitness.invasive_dental_procedure_planned", "Invasive dental procedure planned"),
+        _num("disease.extraspinal_bone_metastases", "Extraspinal bone metastases (count)", "int"),
+        _num("disease.vertebral_body_metastases", "Vertebrae involved (count)", "int"),
     )),
     ("Preferences", (
         _sel("preferences.accepts_surgery", "Accepts surgery", ("yes", "no", "unknown")),
@@ -124,7 +145,8 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
 )
 
 LESION_FIELDS: tuple[Field, ...] = (
-    Field("levels", "Vertebral levels", "levels", hint="For example: T12 or T6, T7"),
+    Field("levels", "Vertebral levels", "levels", needed=True,
+          hint="For example: T12 or T6, T7 (levels " + LEVEL_WORDS + ")"),
     _sel("pain", "Pain", ("mechanical", "occasional", "none")),
     _sel("bone_lesion", "Bone lesion", ("lytic", "mixed", "blastic")),
     _sel("alignment", "Alignment", ("subluxation", "deformity", "normal")),
@@ -167,13 +189,30 @@ def _convert(field: Field, raw: str, path: str, problems: list[ProblemDetail]) -
             return None
     if field.kind == "number":
         try:
-            return float(raw)
+            return float(_decimal(raw))
         except ValueError:
             problems.append(ProblemDetail(path, "must be a number", raw))
             return None
     if field.kind == "levels":
-        return [p.strip().upper() for p in re.split(r"[,\s]+", raw) if p.strip()]
+        return _levels(raw, path, problems)
     return raw
+
+
+def _decimal(raw: str) -> str:
+    """A decimal comma accepted: ``3,2`` -> ``3.2`` (one comma, no point)."""
+    return raw.replace(",", ".") if raw.count(",") == 1 and "." not in raw else raw
+
+
+def _levels(raw: str, path: str, problems: list[ProblemDetail]) -> list[str]:
+    """Levels as typed (``t6, T7``); a name that is not a level is named in one problem that
+    lists the real levels (O is the occiput)."""
+    names = [p.strip().upper() for p in re.split(r"[,\s]+", raw) if p.strip()]
+    wrong = [n for n in names if n not in LEVELS]
+    if wrong:
+        problems.append(ProblemDetail(
+            path, f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not a vertebral "
+            f"level: use {LEVEL_WORDS}", raw))
+    return [n for n in names if n in LEVELS]
 
 
 def _lab(form: Mapping[str, str], field: Field, problems: list[ProblemDetail]) -> Any:
@@ -181,7 +220,7 @@ def _lab(form: Mapping[str, str], field: Field, problems: list[ProblemDetail]) -
     if not raw:
         return None
     try:
-        value = float(raw)
+        value = float(_decimal(raw))
     except ValueError:
         problems.append(ProblemDetail(field.path, "must be a number", raw))
         return None

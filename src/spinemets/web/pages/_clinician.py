@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from spinemets import __version__, storage
+from spinemets.case import MAX_LESIONS as CASE_MAX_LESIONS
 from spinemets.errors import InputError, ProblemDetail
 from spinemets.storage import User, VersionInfo
 from spinemets.web import _core
@@ -54,7 +55,7 @@ logger = logging.getLogger("spinemets.web.clinician")
 
 P = Permission
 router = APIRouter(prefix="/clinician")
-MAX_LESIONS = 12
+MAX_LESIONS = CASE_MAX_LESIONS  # a level belongs to one lesion (spinemets.case)
 
 #: Failed sign-ins: per account (5 free, then 30 s doubling to 15 min) and per client address
 #: (more generous: a ward shares one address).
@@ -534,10 +535,27 @@ def _results(request: Request, ref: str, template: str) -> Response:
         storage.record_audit(session, action="case_read", outcome="success", user=user,
                              client=client_address(request), case_ref=ref,
                              detail=f"{template.rsplit('/', 1)[-1]}, version {version}")
-    plan = _core.plan_case(data)
+    report = _case_report(data, ref, version, versions)
+    from markupsafe import Markup  # noqa: PLC0415 - only the results pages embed the SVG
+
+    from spinemets.report import spine_svg  # noqa: PLC0415
+
     return _render(request, template, user, {
         "ref": ref, "case": data, "version": version, "versions": versions,
-        "decision": _latest_decision(versions), **_plan_parts(plan)})
+        "decision": _latest_decision(versions), "report": report,
+        "spine_svg": Markup(spine_svg(report)), "standalone": False})  # the SVG escapes all text
+
+
+def _case_report(data: Mapping[str, Any], ref: str, version: int,
+                 versions: list[storage.CaseVersion]) -> Any:
+    """The presentation model of the current plan of a stored case (spinemets.report)."""
+    from spinemets.report import build_report, default_meta  # noqa: PLC0415
+
+    plan = _core.plan_case(data)
+    author = versions[-1].author if versions else None
+    meta = default_meta(ref, case_version=version, author=author,
+                        plan_format=str(plan.get("format")))
+    return build_report(plan, data, meta=meta)
 
 
 @router.get("/cases/{ref}", response_class=HTMLResponse, dependencies=[requires(P.CASE_READ)])
@@ -549,6 +567,32 @@ def case_results(request: Request, ref: str) -> Response:
             dependencies=[requires(P.CASE_READ)])
 def case_print(request: Request, ref: str) -> Response:
     return _results(request, ref, "clinician/print.html")
+
+
+@router.get("/cases/{ref}/report.pdf", dependencies=[requires(P.CASE_READ)])
+def case_report_pdf(request: Request, ref: str) -> Response:
+    """The tumour-board report of the current version as a tagged PDF (PDF/UA-1)."""
+    from spinemets.report import PdfUnavailableError, render_pdf  # noqa: PLC0415
+
+    state = get_state(request)
+    user = current_user(request)
+    with state.sessions.begin() as session:
+        record = storage.get_case(session, case_ref=ref)
+        if record is None:
+            raise HTTPException(status_code=404)
+        data, version = dict(record.data), record.current_version
+        versions = list(storage.case_versions(session, case_ref=ref))
+        storage.record_audit(session, action="case_read", outcome="success", user=user,
+                             client=client_address(request), case_ref=ref,
+                             detail=f"report.pdf, version {version}")
+    try:
+        pdf = render_pdf(_case_report(data, ref, version, versions))
+    except PdfUnavailableError as exc:
+        raise HTTPException(status_code=503, detail=str(exc)) from exc
+    filename = quote(f"spinemets-{ref}-v{version}.pdf")
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
+        "Cache-Control": "no-store"})
 
 
 # --------------------------------------------------------------------------- history

@@ -1,0 +1,51 @@
+"""The clinician "Import from FHIR" page in real Chromium: axe-core (WCAG 2.2 AA and
+best-practice) finds nothing on the empty form, the error state, the import report and a
+refused save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+BUNDLE = (Path(__file__).parents[1] / "fixtures" / "fhir" / "bundles"
+          / "synth-1-005-prostate.json")
+
+
+def _axe(page: Page) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate(
+        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
+        AXE_TAGS)
+    return [{"id": v["id"], "help": v["help"],
+             "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result["violations"]]
+
+
+def test_import_page_is_axe_clean(page: Page, live_server: str) -> None:
+    page.goto(live_server + "/clinician/sign-in")
+    page.fill("#username", "demo")
+    page.fill("#password", "demo-only-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/clinician")
+    violations = {}
+    page.goto(live_server + "/clinician/fhir/import")
+    violations["form"] = _axe(page)
+    page.get_by_role("button", name="Show the import report").click()
+    page.wait_for_load_state()
+    violations["empty"] = _axe(page)
+    page.fill("#f-bundle", BUNDLE.read_text(encoding="utf-8"))
+    page.get_by_role("button", name="Show the import report").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Values read").count() == 1
+    violations["report"] = _axe(page)
+    page.fill("#f-ref", "demo-001")
+    page.get_by_role("button", name="Save the imported case").click()
+    page.wait_for_load_state()
+    violations["refused"] = _axe(page)
+    assert violations == {"form": [], "empty": [], "report": [], "refused": []}
