@@ -216,7 +216,7 @@ def _sins_location(lesion: Lesion) -> tuple[dict[str, Any], tuple[str, ...]]:
     best = max(locations, key=_LOCATION_POINTS.__getitem__)
     warning = (f"lesion {lesion.label} spans SINS location categories "
                f"({', '.join(sorted(locations))}); scored as the higher-scoring {best}: "
-               "UNVERIFIED implementation choice (scores.md §1), review")
+               "UNVERIFIED implementation choice (spinemets rule book), review")
     return {"location": best}, (warning,)
 
 

@@ -1,4 +1,4 @@
-"""The ``spinemets-case/1`` exchange format as pydantic models (``case-format.md``).
+"""The ``spinemets-case/1`` exchange format as pydantic models (documented in ``docs/``).
 
 Every field is optional: a missing field or ``null`` means *unknown*, never "absent" or
 "normal". The string ``"unknown"`` is accepted wherever a field is a choice or a yes/no answer
@@ -11,23 +11,23 @@ Fields added to the documented format (all optional, all documented here):
 
 ``cancer.histology_doubtful``
     Clinician flag: new lesion after a long remission, or two possible primaries
-    (``pathway.md`` §3: biopsy before definitive treatment).
+    (spinemets rule book: biopsy before definitive treatment).
 ``symptoms.weight_loss``, ``symptoms.fever``
-    General red flags used by triage (``pathway.md`` §2, "soon").
+    General red flags used by triage (spinemets rule book, "soon").
 ``symptoms.refractory_unilateral_pain``
     Unilateral cancer pain below the shoulder, refractory to optimal analgesia (cordotomy,
-    ``pathway.md`` §5).
+    spinemets rule book).
 ``neurology.rapidly_progressive``
     Documented already; also read by triage ("rapidly progressing leg weakness").
 ``lesions[].radiosensitivity``
     Clinician override of the NOMS "O" class for this lesion (e.g. after prior radiotherapy).
 ``lesions[].anterior_column_destroyed``, ``lesions[].hypervascular_on_imaging``
-    Imaging findings used by the reconstruction and embolisation rules (``pathway.md`` §4-§5,
-    ``scores.md`` §16).
+    Imaging findings used by the reconstruction and embolisation rules (spinemets rule book,
+    spinemets rule book).
 ``fitness.diabetes``
-    Dexamethasone caution (glucose monitoring, ``pathway.md`` §5).
+    Dexamethasone caution (glucose monitoring, spinemets rule book).
 ``labs.alkaline_phosphatase``, ``labs.psa``
-    Work-up blood tests (``pathway.md`` §3).
+    Work-up blood tests (spinemets rule book).
 
 Cross-field rules of the format (the case is refused, with one problem per clash):
 
