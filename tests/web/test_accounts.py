@@ -3,16 +3,15 @@ sign-in hardening (throttling, timing, one-time login CSRF, rotation), cookies a
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import accounts_helpers  # registered by tests/web/conftest.py
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -23,20 +22,7 @@ from spinemets import storage
 from spinemets.web._state import declared_permission, permissions_of
 from spinemets.web.pages import _clinician
 
-
-def _helpers() -> Any:
-    name = "spinemets_test_accounts_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_accounts_helpers.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-h = _helpers()
+h = accounts_helpers
 
 
 @pytest.fixture

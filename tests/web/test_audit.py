@@ -4,14 +4,12 @@ the accounts CLI and backup/restore round trips."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+import accounts_helpers  # registered by tests/web/conftest.py
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -20,20 +18,7 @@ from typer.testing import CliRunner
 from spinemets import storage
 from spinemets.cli import app as cli_app
 
-
-def _helpers() -> Any:
-    name = "spinemets_test_accounts_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_accounts_helpers.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-h = _helpers()
+h = accounts_helpers
 
 
 @pytest.fixture

@@ -4,31 +4,17 @@ version list, permissions from the policy table, every call audited."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import accounts_helpers  # registered by tests/web/conftest.py
 import pytest
 from fastapi.testclient import TestClient
 
 from spinemets import storage
 
-
-def _helpers() -> Any:
-    name = "spinemets_test_accounts_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_accounts_helpers.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-h = _helpers()
+h = accounts_helpers
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -10,7 +10,6 @@ Runs on SQLite (WAL) and, when ``SPINEMETS_TEST_POSTGRES_URL`` is set, on Postgr
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import signal
@@ -24,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import accounts_helpers  # registered by tests/web/conftest.py
 import httpx
 import pytest
 from sqlalchemy import select
@@ -37,21 +37,7 @@ pytestmark = pytest.mark.slow
 CLIENTS = 32
 KILL_AFTER_ACKS = 96  # acknowledged saves before the SIGKILL (about three per client)
 SECRET = "fault-test-secret-" + "k" * 32
-
-
-def _helpers() -> Any:
-    name = "spinemets_test_accounts_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("test_accounts_helpers.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-h = _helpers()
+h = accounts_helpers
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
