@@ -505,16 +505,6 @@ def _drop_lesion(values: dict[str, str], index: int, count: int) -> dict[str, st
 # --------------------------------------------------------------------------- results
 
 
-def _plan_parts(plan: dict[str, Any]) -> dict[str, Any]:
-    recs = plan.get("recommendations", [])
-    lesions = [str(r.get("lesion")) for r in recs if r.get("lesion")]
-    by_lesion = {lesion: [r for r in recs if r.get("lesion") == lesion]
-                 for lesion in dict.fromkeys(lesions)}
-    patient_level = [r for r in recs if not r.get("lesion")]
-    return {"plan": plan, "scores": plan.get("scores", []), "by_lesion": by_lesion,
-            "patient_level": patient_level}
-
-
 def _latest_decision(versions: list[storage.CaseVersion]) -> dict[str, Any] | None:
     for v in reversed(versions):
         if v.decision:
@@ -523,18 +513,24 @@ def _latest_decision(versions: list[storage.CaseVersion]) -> dict[str, Any] | No
     return None
 
 
-def _results(request: Request, ref: str, template: str) -> Response:
-    state = get_state(request)
-    user = current_user(request)
-    with state.sessions.begin() as session:
+def _read_case(request: Request, ref: str, what: str) -> tuple[
+        dict[str, Any], int, list[storage.CaseVersion]]:
+    """The current document, version and history of a stored case; the read is audited."""
+    with get_state(request).sessions.begin() as session:
         record = storage.get_case(session, case_ref=ref)
         if record is None:
             raise HTTPException(status_code=404)
         data, version = dict(record.data), record.current_version
         versions = list(storage.case_versions(session, case_ref=ref))
-        storage.record_audit(session, action="case_read", outcome="success", user=user,
-                             client=client_address(request), case_ref=ref,
-                             detail=f"{template.rsplit('/', 1)[-1]}, version {version}")
+        storage.record_audit(session, action="case_read", outcome="success",
+                             user=current_user(request), client=client_address(request),
+                             case_ref=ref, detail=f"{what}, version {version}")
+    return data, version, versions
+
+
+def _results(request: Request, ref: str, template: str) -> Response:
+    user = current_user(request)
+    data, version, versions = _read_case(request, ref, template.rsplit("/", 1)[-1])
     report = _case_report(data, ref, version, versions)
     from markupsafe import Markup  # noqa: PLC0415 - only the results pages embed the SVG
 
@@ -574,17 +570,7 @@ def case_report_pdf(request: Request, ref: str) -> Response:
     """The tumour-board report of the current version as a tagged PDF (PDF/UA-1)."""
     from spinemets.report import PdfUnavailableError, render_pdf  # noqa: PLC0415
 
-    state = get_state(request)
-    user = current_user(request)
-    with state.sessions.begin() as session:
-        record = storage.get_case(session, case_ref=ref)
-        if record is None:
-            raise HTTPException(status_code=404)
-        data, version = dict(record.data), record.current_version
-        versions = list(storage.case_versions(session, case_ref=ref))
-        storage.record_audit(session, action="case_read", outcome="success", user=user,
-                             client=client_address(request), case_ref=ref,
-                             detail=f"report.pdf, version {version}")
+    data, version, versions = _read_case(request, ref, "report.pdf")
     try:
         pdf = render_pdf(_case_report(data, ref, version, versions))
     except PdfUnavailableError as exc:
