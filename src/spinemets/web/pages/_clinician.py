@@ -508,9 +508,19 @@ def _drop_lesion(values: dict[str, str], index: int, count: int) -> dict[str, st
 def _latest_decision(versions: list[storage.CaseVersion]) -> dict[str, Any] | None:
     for v in reversed(versions):
         if v.decision:
-            return {**v.decision, "version": v.version, "author": v.author,
-                    "at": v.created_at}
+            verdicts = [{**verdict, "label": _verdict_label(str(verdict.get("item", "")))}
+                        for verdict in v.decision.get("verdicts") or ()]
+            return {**v.decision, "verdicts": verdicts, "version": v.version,
+                    "author": v.author, "at": v.created_at}
     return None
+
+
+def _verdict_label(key: str) -> str:
+    """``separation_surgery@L2`` in words: "Separation surgery (L2)"."""
+    from spinemets.report._labels import item_label  # noqa: PLC0415 - results pages only
+
+    item, _, lesion = key.partition("@")
+    return item_label(item) + (f" ({lesion})" if lesion else "")
 
 
 def _read_case(request: Request, ref: str, what: str) -> tuple[
@@ -770,7 +780,8 @@ def _decision_ctx(request: Request, meeting_id: int, ref: str) -> dict[str, Any]
         raise HTTPException(status_code=404)
     data, version = _stored(state, ref)
     plan = _core.plan_case(data)
-    items = [*(plan.get("workup") or []), *(plan.get("recommendations") or [])]
+    items = [{**item, "label": _verdict_label(_item_key(item))}
+             for item in (*(plan.get("workup") or []), *(plan.get("recommendations") or []))]
     return {"meeting": meeting, "ref": ref, "version": version, "items": items,
             "verdicts": VERDICTS, "errors": {}, "values": {}}
 
