@@ -57,6 +57,9 @@ _INVALID_TOO = "\x00invalid\x01"
 Mask = npt.NDArray[np.uint16]
 _SMALL_CARD = 256  # tabulate every code of a small domain instead of finding those present
 _KEPT_TABLES = 64  # tabulated domains kept per source (a file rarely has more dictionaries)
+#: answers kept per source, and rejections kept per kernel, before the cache is emptied: a file
+#: of one-off junk texts would otherwise grow it without bound (it is only a memo)
+_KEPT_ANSWERS = 1 << 16
 _UNDECIDED = np.int16(-1024)  # points of an undecided component: any total < 0 is incomplete
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
@@ -107,6 +110,37 @@ def _problems(slug: str, exc: InputError) -> tuple[Problem, ...]:
     return tuple(out)
 
 
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """``cache[key] = value``, emptying ``cache`` first when it holds :data:`_KEPT_ANSWERS`."""
+    if len(cache) >= _KEPT_ANSWERS:
+        cache.clear()
+    cache[key] = value
+
+
+def _rejection_key(slug: str, comp: Component, src: Source) -> tuple[Any, ...] | None:
+    """What the reader's rejection of a cell depends on, beyond the cells themselves.
+
+    Sources with equal keys reject the same cell values with the same problems (field, reason,
+    allowed values), so a reason worked out for one is reused by the others: the histology
+    reader (``primary``, read by seven components of five scores) says ``'x' is not a histology
+    id`` whatever the attribute it looks up, the choice reader depends only on the input and the
+    values it accepts, the level and boolean readers on the input alone; a lab value's problem
+    depends only on the analyte (:meth:`_SourcePlan._lab_kind`). The input names and their
+    cohort columns are part of the key, since the sidecar names the column. ``None``: the
+    reasons are not shared (integer readers, whose bad text cells already share one reason).
+    A conformance test checks every pair of sources with equal keys on junk values.
+    """
+    inputs = src.input_names()
+    columns = tuple(column_for(slug, name) for name in inputs)
+    if src.kind == "choice":
+        return ("choice", inputs, columns, tuple(src.values or (o.id for o in comp.options)))
+    if src.kind in {"histology", "level", "boolean"}:
+        return (src.kind, inputs, columns)
+    if src.kind == "lab_criteria":
+        return ("lab_criteria",)
+    return None
+
+
 def _label(comp: Component, option_ids: Iterable[str]) -> str:
     return " or ".join(comp.option(o).label for o in sorted(option_ids))
 
@@ -124,6 +158,10 @@ class _Batch:
         self.cols = cols
         self.n = n
         self._codes: dict[tuple[str, ...], _Group] = {}
+        #: by :func:`_rejection_key`: the codes the first source with that key rejected, with
+        #: their problems (see :class:`_Table`), and the problem kinds it reported for them
+        self.rejected: dict[tuple[Any, ...], dict[int, tuple[Problem, ...] | None]] = {}
+        self.kinds: dict[tuple[Any, ...], list[npt.NDArray[np.int32]]] = {}
 
     def codes(self, columns: tuple[str, ...]) -> _Group:
         """The combined code per row of a column group, and what each code stands for."""
@@ -170,22 +208,44 @@ class _SourcePlan:
     src: Source
     columns: tuple[str, ...]
     inputs: tuple[str, ...]
+    #: the problems of rejected cells, shared by the sources of every score of the kernel, by
+    #: (:func:`_rejection_key`, cells)
+    rejections: dict[tuple[Any, ...], tuple[Problem, ...]] = field(default_factory=dict)
     cache: dict[tuple[Any, ...], tuple[int, tuple[Problem, ...]]] = field(default_factory=dict)
     luts: dict[tuple[tuple[Any, ...], ...], _Table] = field(default_factory=dict)
+    reject_key: tuple[Any, ...] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reject_key = _rejection_key(self.slug, self.comp, self.src)
 
     def _answer(self, values: tuple[Any, ...]) -> tuple[int, tuple[Problem, ...]]:
-        """(mask of the possible options, 0 if none; the reader's problems) for cell values."""
+        """(mask of the possible options, 0 if none; the reader's problems) for cell values.
+
+        Cells another source with the same :func:`_rejection_key` rejected are rejected with
+        its problems, without reading them again.
+        """
         hit = self.cache.get(values)
-        if hit is None:
-            given = {k: v for k, v in zip(self.inputs, values, strict=True) if v is not ABSENT}
-            try:
-                reading = read_source(self.src, self.comp, given)
-            except InputError as exc:
-                hit = (0, _problems(self.slug, exc))
-            else:
-                hit = (0 if reading is None else _bits(self.comp, reading.possible), ())
-            self.cache[values] = hit
+        if hit is not None:
+            return hit
+        shared = None if self.reject_key is None else (self.reject_key, values)
+        found = None if shared is None else self.rejections.get(shared)
+        if found is not None:
+            return 0, found
+        hit = self._read(values)
+        if hit[1] and shared is not None:  # kept once, for every source with this key
+            _remember(self.rejections, shared, hit[1])
+        else:
+            _remember(self.cache, values, hit)
         return hit
+
+    def _read(self, values: tuple[Any, ...]) -> tuple[int, tuple[Problem, ...]]:
+        """:meth:`_answer` from the single-case reader itself."""
+        given = {k: v for k, v in zip(self.inputs, values, strict=True) if v is not ABSENT}
+        try:
+            reading = read_source(self.src, self.comp, given)
+        except InputError as exc:
+            return 0, _problems(self.slug, exc)
+        return (0 if reading is None else _bits(self.comp, reading.possible)), ()
 
     def _by_text(self, values: tuple[Any, ...]) -> bool:
         """Whether the reason for ``values`` (with invalid cells) depends on the cells' text."""
@@ -210,15 +270,29 @@ class _SourcePlan:
             quoted = np.isin(codes, by_text)
             self._report_by_text(batch.codes(self.columns), rows[quoted], sink)
             rows, codes = rows[~quoted], codes[~quoted]
-        depth = max((len(found) for found in tab.problems.values() if found), default=0)
-        for j in range(depth):  # a reader raises one problem; more are reported alike
-            kind = np.full(len(tab.lut), -1, dtype=np.int32)
-            for k, found in tab.problems.items():
-                if found is not None and len(found) > j:
-                    kind[k] = sink.kind(found[j])
+        kinds = None if self.reject_key is None else batch.kinds.get(self.reject_key)
+        if kinds is None:
+            kinds = self._kinds(tab.problems, len(tab.lut), sink)
+            if self.reject_key is not None:
+                batch.kinds[self.reject_key] = kinds
+        for kind in kinds:
             at = kind.take(codes)
             ok = at >= 0
             sink.add_kinds(rows[ok], at[ok])
+
+    @staticmethod
+    def _kinds(problems: dict[int, tuple[Problem, ...] | None], card: int, sink: ProblemSink
+               ) -> list[npt.NDArray[np.int32]]:
+        """By code: the sink's kind of its first problem (-1: none), of its second..."""
+        depth = max((len(found) for found in problems.values() if found), default=0)
+        out: list[npt.NDArray[np.int32]] = []
+        for j in range(depth):  # a reader raises one problem; more are reported alike
+            kind = np.full(card, -1, dtype=np.int32)
+            for k, found in problems.items():
+                if found is not None and len(found) > j:
+                    kind[k] = sink.kind(found[j])
+            out.append(kind)
+        return out
 
     def _report_by_text(self, group: _Group, rows: IntArray, sink: ProblemSink) -> None:
         """Rows whose reason names the invalid cell's text: one reason per distinct text."""
@@ -243,38 +317,40 @@ class _SourcePlan:
             rows = np.flatnonzero(first)
             if not len(rows):
                 continue
-            col = batch.cols[column_for(self.slug, name)]
+            column = column_for(self.slug, name)
+            col = batch.cols[column]
             assert isinstance(col, Numbers)
             kinds = np.full(len(rows), -1, dtype=np.int32)
             invalid = col.invalid.take(rows)
             if not invalid.all():  # numbers out of range: one reason per distinct number
                 at = np.flatnonzero(~invalid)
                 found, which = np.unique(col.values.take(rows.take(at)), return_inverse=True)
-                kinds[at] = np.array([self._lab_kind(name, v, sink) for v in found.tolist()],
-                                     dtype=np.int32).take(which)
+                kinds[at] = np.array([self._lab_kind(name, column, v, sink)
+                                      for v in found.tolist()], dtype=np.int32).take(which)
             if invalid.any():  # cells that are not numbers: one reason per distinct cell
                 at = np.flatnonzero(invalid)
                 cells = pc.dictionary_encode(col.raw.take(pa.array(rows.take(at))))
-                kinds[at] = np.array([self._lab_kind(name, v, sink)
+                kinds[at] = np.array([self._lab_kind(name, column, v, sink)
                                       for v in cells.dictionary.to_pylist()],
                                      dtype=np.int32).take(cells.indices.to_numpy())
             ok = kinds >= 0
             sink.add_kinds(rows[ok], kinds[ok])
 
-    def _lab_kind(self, name: str, value: Any, sink: ProblemSink) -> int:
-        """The problem kind of lab ``name`` = ``value`` (the reader's reason), or -1."""
-        key = (INVALID, name, type(value), value)
-        hit = self.cache.get(key)
-        if hit is None:
+    def _lab_kind(self, name: str, column: str, value: Any, sink: ProblemSink) -> int:
+        """The problem kind of lab ``name`` (in ``column``) = ``value`` (the reader's reason),
+        or -1; the reason is shared by every lab source (it depends on the analyte only)."""
+        key = (self.reject_key, name, column, type(value), value)
+        found = self.rejections.get(key)
+        if found is None:
             given = {"value": value, "unit": ANALYTES[name].canonical_unit}
             try:
                 read_source(self.src, self.comp, {name: given})
             except InputError as exc:
-                hit = (0, _problems(self.slug, exc))
+                found = _problems(self.slug, exc)
             else:  # the property tests keep this unreachable
-                hit = (0, ())
-            self.cache[key] = hit
-        return sink.kind(hit[1][0]) if hit[1] else -1
+                found = ()
+            _remember(self.rejections, key, found)
+        return sink.kind(found[0]) if found else -1
 
     def tabulate(self, batch: _Batch) -> _Tabulated:
         """Possible-category masks (0 = no reading) and error flags for the batch.
@@ -288,23 +364,43 @@ class _SourcePlan:
         key = None if group.present is not None else tuple(p.values for p in group.parts)
         table = None if key is None else self.luts.get(key)
         if table is None:
-            mask_lut: Mask = np.zeros(group.card, dtype=np.uint16)
-            errs: BoolArray = np.zeros(group.card, dtype=np.bool_)
-            problems: dict[int, tuple[Problem, ...] | None] = {}
-            for k in range(group.card) if group.present is None else group.present:
-                values = group.values(k)
-                mask, found = self._answer(values)
-                mask_lut[k] = mask
-                if found:
-                    errs[k] = True
-                    problems[k] = None if self._by_text(values) else found
-            table = _Table(mask_lut, errs if problems else None, problems)
+            table = self._table(batch, group)
             if key is not None:
                 if len(self.luts) >= _KEPT_TABLES:
                     self.luts.clear()
                 self.luts[key] = table
         return _Tabulated(group.code, table.masks, None if table.errors is None else
                           table.errors.take(group.code), problems=table.problems)
+
+    def _table(self, batch: _Batch, group: _Group) -> _Table:
+        """Read each code of ``group`` (those present, in a large domain) for this batch.
+
+        The codes that the first source with the same :func:`_rejection_key` rejected in this
+        batch are rejected alike without looking them up (``primary`` is read by seven
+        components; most of its distinct texts in a file of one-off junk are rejected).
+        """
+        mask_lut: Mask = np.zeros(group.card, dtype=np.uint16)
+        errs: BoolArray = np.zeros(group.card, dtype=np.bool_)
+        codes: Iterable[int] = range(group.card) if group.present is None else group.present
+        shared = None if self.reject_key is None else batch.rejected.get(self.reject_key)
+        problems: dict[int, tuple[Problem, ...] | None] = {}
+        if shared:
+            problems.update(shared)
+            errs[np.fromiter(shared, dtype=np.intp, count=len(shared))] = True
+            codes = [k for k in codes if k not in shared]
+        quoting = any(part.invalid is not None for part in group.parts)  # INVALID is a code
+        single = group.parts[0].values if len(group.parts) == 1 else None
+        for k in codes:
+            values = (single[k],) if single is not None else group.values(k)
+            mask, found = self._answer(values)
+            if found:
+                errs[k] = True
+                problems[k] = None if quoting and self._by_text(values) else found
+            else:
+                mask_lut[k] = mask
+        if self.reject_key is not None and shared is None:
+            batch.rejected[self.reject_key] = problems
+        return _Table(mask_lut, errs if problems else None, problems)
 
     def _labs(self, batch: _Batch) -> _Tabulated:
         nums: dict[str, Numbers] = {}
@@ -572,6 +668,11 @@ class Kernel:
     def __init__(self, slugs: Sequence[str] | None = None) -> None:
         chosen = tuple(slugs) if slugs is not None else score_slugs()
         self.plans = [_score_plan(registry()[s]) for s in chosen]
+        rejections: dict[tuple[Any, ...], tuple[Problem, ...]] = {}
+        for plan in self.plans:  # one memo of rejected cells for every score
+            for comp in plan.components:
+                for source in comp.sources:
+                    source.rejections = rejections
         self.columns = cohort_columns()
 
     @property

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from spinemets.cohort._columns import cohort_columns, present_scores
@@ -85,7 +85,8 @@ class ScoreSummary:
         """Add the problems of one batch (rows never span batches)."""
         self.problems += problems.num_rows
         if problems.num_rows:
-            self.rows_with_problems += pc.count_distinct(problems.column(0)).as_py()
+            rows = problems.column(0).to_numpy()  # in row order (ProblemSink.batch)
+            self.rows_with_problems += 1 + int(np.count_nonzero(rows[1:] != rows[:-1]))
 
 
 def sidecar_path(out: Path) -> Path:

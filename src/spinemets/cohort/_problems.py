@@ -141,12 +141,14 @@ class ProblemSink:
             np.arange(len(kinds))
         rows = np.concatenate(self._rows)
         which = np.concatenate(self._which)
-        bits = np.concatenate([np.full(len(r), 1 << p, dtype=np.int64)
-                               for r, p in zip(self._rows, self._plans, strict=True)])
-        order = np.lexsort((rank.take(which), rows))
-        rows, which, bits = rows[order], which[order], bits[order]
+        bits = np.left_shift(1, np.repeat(np.array(self._plans, dtype=np.int64),
+                                          [len(r) for r in self._rows]))
+        # one sort key, row then kind rank (a line's scores are OR-ed, so ties may go any way)
+        key = rows * len(kinds) + rank.take(which)
+        order = np.argsort(key)
+        key, rows, which, bits = key[order], rows[order], which[order], bits[order]
         start = np.ones(len(rows), dtype=np.bool_)
-        start[1:] = (rows[1:] != rows[:-1]) | (which[1:] != which[:-1])
+        np.not_equal(key[1:], key[:-1], out=start[1:])
         starts = np.flatnonzero(start)
         rows, which = rows[starts], which[starts]
         bits = np.bitwise_or.reduceat(bits, starts)

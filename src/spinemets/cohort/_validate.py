@@ -188,7 +188,7 @@ def _one_score(slug: str, table: pa.Table, t: npt.NDArray[np.float64],
                        strict=True))
     out.calibration = calibrate(out.groups, statements)
     if not statements:
-        out.notes.append("scores.md gives no band survival for this score: no calibration")
+        out.notes.append("no published band survival for this score: no calibration")
     return out
 
 
