@@ -178,3 +178,17 @@ def test_cli_plan_text_is_the_report(tmp_path: Path) -> None:
     assert result.stdout.startswith("spinemets tumour-board report: case demo-002")
     assert "Revised Tokuhashi 2005" in result.stdout  # score versions shown
     assert max(len(line) for line in result.stdout.splitlines()) <= 100
+
+
+def test_pdf_report_carries_the_tumour_board_decision() -> None:
+    """The recorded MDT decision is part of the tumour-board report (issue 15 §4)."""
+    case = next(c for c in demo_cases() if c["id"] == "demo-002")
+    report = build_report(plan(case).to_dict(), case)
+    decision = {"meeting_id": 1, "free_text": "SRS after review", "responsible": "Dr Example",
+                "follow_up": "2030-01-15", "version": 2, "author": "demo",
+                "at": datetime(2026, 11, 30, 11, 0, tzinfo=UTC),
+                "verdicts": [{"item": "separation_surgery@L2", "label": "Separation surgery (L2)",
+                              "status": "recommended", "verdict": "accepted", "reason": ""}]}
+    html = render_html(report, decision=decision)
+    assert "Tumour board decision" in html and "Separation surgery (L2)" in html
+    assert "Tumour board decision" not in render_html(report)

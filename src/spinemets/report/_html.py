@@ -8,9 +8,11 @@ view and this document share one markup. WeasyPrint is imported only by :func:`r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -42,17 +44,20 @@ def _environment() -> Environment:
                        trim_blocks=False, lstrip_blocks=False)
 
 
-def render_html(report: Report, *, font_base: str | None = None) -> str:
+def render_html(report: Report, *, font_base: str | None = None,
+                decision: Mapping[str, Any] | None = None) -> str:
     """The report as a self-contained HTML document (its style sheet inlined).
 
     ``font_base`` is the URL of the fonts folder; the installed fonts (``file://``) by default.
+    ``decision`` is the tumour board's recorded decision on this case, shown when given.
     """
     template = _environment().get_template("clinician/report.html")
     return template.render(report=report, spine_svg=Markup(spine_svg(report)),  # escaped SVG
-                           standalone=True, font_base=font_base or fonts_dir().as_uri())
+                           standalone=True, font_base=font_base or fonts_dir().as_uri(),
+                           decision=decision)
 
 
-def render_pdf(report: Report) -> bytes:
+def render_pdf(report: Report, *, decision: Mapping[str, Any] | None = None) -> bytes:
     """The report as a tagged PDF (PDF/UA-1) with the vendored fonts embedded.
 
     Raises
@@ -66,7 +71,7 @@ def render_pdf(report: Report) -> bytes:
         raise PdfUnavailableError(
             "PDF output needs WeasyPrint: pip install 'spinemets[report]' (and the Pango "
             f"libraries of the system): {exc}") from exc
-    html = render_html(report)
+    html = render_html(report, decision=decision)
     document = weasyprint.HTML(string=html, base_url=str(fonts_dir()))
     pdf: bytes = document.write_pdf(pdf_variant="pdf/ua-1")
     return pdf

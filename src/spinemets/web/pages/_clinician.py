@@ -582,7 +582,8 @@ def case_report_pdf(request: Request, ref: str) -> Response:
 
     data, version, versions = _read_case(request, ref, "report.pdf")
     try:
-        pdf = render_pdf(_case_report(data, ref, version, versions))
+        pdf = render_pdf(_case_report(data, ref, version, versions),
+                         decision=_latest_decision(versions))
     except PdfUnavailableError as exc:
         raise HTTPException(status_code=503, detail=str(exc)) from exc
     filename = quote(f"spinemets-{ref}-v{version}.pdf")
