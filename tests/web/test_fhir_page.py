@@ -48,7 +48,8 @@ def test_report_is_shown_before_anything_is_saved(client: TestClient) -> None:
     page = _preview(client, BUNDLE.read_text())
     assert page.status_code == 200, page.text[:500]
     assert "Values read" in page.text and "Not used" in page.text
-    assert re.search(r"<code>patient\.age_years</code>", page.text)
+    assert re.search(r"Age<br><span class=\"nhsuk-body-s sm-path\">patient\.age_years</span>",
+                     page.text)
     assert "Patient/" in page.text  # a source
     stale = _stale_sources(page.text)
     assert stale and all(s.startswith("Observation/") for s in stale)

@@ -44,11 +44,18 @@ def _problems(*messages: tuple[str, str]) -> list[dict[str, str]]:
             for field, message in messages]
 
 
+def _field_label(path: str) -> str:
+    """A case field path in words (``lesions[0].levels`` -> "Levels at lesion 1")."""
+    from spinemets.report._labels import field_label  # noqa: PLC0415 - labels load lazily
+
+    return field_label(path)
+
+
 def _page(request: Request, ctx: dict[str, Any], status_code: int = 200) -> Response:
     base: dict[str, Any] = {
         "problems": [], "report": None, "bundle_text": "", "accepted": [], "ref": "",
         "mode": "new", "base_version": "", "cds": "", "existing_version": "",
-        "ref_rule": storage.CASE_REF_RULE}
+        "ref_rule": storage.CASE_REF_RULE, "field_label": _field_label}
     return _render(request, _TEMPLATE, current_user(request), {**base, **ctx},
                    status_code=status_code)
 
