@@ -15,7 +15,6 @@ import uvicorn
 
 from spinemets.web import Settings, create_app
 
-AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 SCREENSHOTS = Path(__file__).parents[2] / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("SPINEMETS_CHROMIUM", "/usr/bin/chromium")
 

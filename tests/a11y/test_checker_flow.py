@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from tests.a11y._axe import run_axe
 
 from spinemets.web._core import triage_questions
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 QUESTIONS = triage_questions()
 YES, NO, NOT_SURE = "true", "false", "null"
 NEGATIVE = {"cancer_status": '"none"', "pain_location": '"lumbar"'}
@@ -38,13 +37,6 @@ STATES: dict[str, list[tuple[str, str]]] = {
 TOOLS = ["", "size.large", "size.larger", "contrast.high", "font.dyslexic", "motion.reduce"]
 
 
-def run_axe(page: Page) -> list[dict[str, Any]]:
-    page.add_script_tag(path=str(AXE))
-    result: dict[str, Any] = page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-        AXE_TAGS)
-    return [{"id": v["id"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-            for v in result["violations"]]
 
 
 def _answer(page: Page, base: str, answers: list[tuple[str, str]]) -> None:

@@ -10,26 +10,18 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from tests.a11y._axe import run_axe_wcag as run_axe
 
 from spinemets.web._core import triage_questions
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 
 HAS_RULES = importlib.util.find_spec("spinemets.rules") is not None
 PATIENT_PAGES = ["/", "/guide", "/check", "/check/q/saddle_numbness", "/clinics", "/accessibility",
                  "/no-such-page"]
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 
-def run_axe(page: Page) -> list[dict[str, Any]]:
-    page.add_script_tag(path=str(AXE))
-    result: dict[str, Any] = page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-        AXE_TAGS)
-    return [{"id": v["id"], "help": v["help"],
-             "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result["violations"]]
 
 
 def _go(page: Page, url: str, lang: str) -> None:

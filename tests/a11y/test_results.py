@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from tests.a11y._axe import run_axe as _axe
 
 from spinemets.storage import demo_cases
 
@@ -20,20 +20,11 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(importlib.util.find_spec("spinemets.rules") is None,
                                  reason="spinemets.rules not installed")]
 
-AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 DOCS_IMAGES = Path(__file__).parents[2] / "docs" / "images"
 DEMO_REFS = [str(c["id"]) for c in demo_cases()]
 WIDTHS = {390: 844, 1280: 900}
 
 
-def _axe(page: Page) -> list[dict[str, Any]]:
-    page.add_script_tag(path=str(AXE))
-    result: dict[str, Any] = page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-        AXE_TAGS)
-    return [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-            for v in result["violations"]]
 
 
 def _sign_in(page: Page, live_server: str) -> None:

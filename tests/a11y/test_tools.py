@@ -16,11 +16,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from tests.a11y._axe import run_axe
 
 pytestmark = pytest.mark.browser
 
-AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
-AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 
 # One tool is one sm_prefs part; pairs of tools join two parts (two text sizes are not a pair).
 TOOLS = ["size.large", "size.larger", "contrast.high", "font.dyslexic", "motion.reduce"]
@@ -88,14 +87,6 @@ MEASURE_JS = """
 """
 
 
-def run_axe(page: Page) -> list[dict[str, Any]]:
-    if not page.evaluate("typeof window.axe === 'object'"):
-        page.add_script_tag(path=str(AXE))
-    result: dict[str, Any] = page.evaluate(
-        "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})",
-        AXE_TAGS)
-    return [{"id": v["id"], "help": v["help"],
-             "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result["violations"]]
 
 
 @pytest.fixture(scope="module")

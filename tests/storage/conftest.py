@@ -3,34 +3,14 @@ database (created per test, dropped afterwards) when ``SPINEMETS_TEST_POSTGRES_U
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine
+from tests.web._accounts_helpers import postgres_database
 
 from spinemets import storage
-
-POSTGRES_ENV = "SPINEMETS_TEST_POSTGRES_URL"
-
-
-def postgres_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database URL (skips when no server is configured)."""
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"{POSTGRES_ENV} not set")
-    name = f"spinemets_t_{secrets.token_hex(6)}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

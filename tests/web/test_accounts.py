@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import accounts_helpers  # registered by tests/web/conftest.py
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from tests.web import _accounts_helpers as accounts_helpers
 
 from spinemets import storage
 from spinemets.web._state import declared_permission, permissions_of

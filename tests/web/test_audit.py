@@ -9,10 +9,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import accounts_helpers  # registered by tests/web/conftest.py
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from tests.web import _accounts_helpers as accounts_helpers
 from typer.testing import CliRunner
 
 from spinemets import storage

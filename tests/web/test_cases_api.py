@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import accounts_helpers  # registered by tests/web/conftest.py
 import pytest
 from fastapi.testclient import TestClient
+from tests.web import _accounts_helpers as accounts_helpers
 
 from spinemets import storage
 

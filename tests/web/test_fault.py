@@ -23,10 +23,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import accounts_helpers  # registered by tests/web/conftest.py
 import httpx
 import pytest
 from sqlalchemy import select
+from tests.web import _accounts_helpers as accounts_helpers
 
 from spinemets import storage
 from spinemets.storage import AuditEvent

@@ -1,21 +1,18 @@
-"""HTML pages: patient pages (public, EN/ES) and the clinician workspace (signed in).
-
-Each page area is a module with a ``router``; optional areas (``_admin``, ``_fhir``) are
-included when their module is present.
-"""
-
-import importlib
+"""HTML pages: patient pages (public, EN/ES), the clinician workspace (signed in), the admin
+pages, the FHIR import page and the rule book."""
 
 from fastapi import APIRouter
+
+from spinemets.web.pages._admin import router as admin_router
+from spinemets.web.pages._checker import router as checker_router
+from spinemets.web.pages._clinician import router as clinician_router
+from spinemets.web.pages._fhir import router as fhir_router
+from spinemets.web.pages._patient import router as patient_router
+from spinemets.web.pages._rules import router as rules_router
 
 __all__ = ["pages_router"]
 
 pages_router = APIRouter(include_in_schema=False)
-for _name in ("_patient", "_checker", "_clinician", "_admin", "_fhir", "_rules"):
-    try:
-        _module = importlib.import_module(f"spinemets.web.pages.{_name}")
-    except ModuleNotFoundError as _exc:  # an optional area not built yet
-        if _exc.name == f"spinemets.web.pages.{_name}":
-            continue
-        raise
-    pages_router.include_router(_module.router)
+for _router in (patient_router, checker_router, clinician_router, admin_router, fhir_router,
+                rules_router):
+    pages_router.include_router(_router)
