@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spinemets import storage
+from spinemets.case._model import Case
 from spinemets.web._clinics import load_clinics
 from spinemets.web._errors import PROBLEM_RESPONSES, install_error_handlers
 from spinemets.web._i18n import LANGUAGES, translations
@@ -260,11 +261,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, summary=app.summary,
                          routes=app.routes)
-    try:
-        from spinemets.case._model import Case  # noqa: PLC0415 - optional core
-    except ImportError:  # pragma: no cover - the case package is part of the core
-        app.openapi_schema = schema
-        return schema
     case = Case.model_json_schema(ref_template="#/components/schemas/case.{model}")
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     for name, definition in case.pop("$defs", {}).items():
