@@ -61,7 +61,26 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Fil
 # In CI (.ci/run) nothing may be skipped for want of an installed tool: a skip of a test marked
 # browser/postgres/spark becomes a failure when SPINEMETS_REQUIRE_<MARKER>=1.
 _REQUIRE = {"browser": "SPINEMETS_REQUIRE_BROWSER", "postgres": "SPINEMETS_REQUIRE_POSTGRES",
-            "spark": "SPINEMETS_REQUIRE_SPARK"}
+            "spark": "SPINEMETS_REQUIRE_SPARK", "shared": "SPINEMETS_REQUIRE_SHARED"}
+
+# Real test data (a real CT with vertebra masks, real FHIR bundles) lives only in ../shared beside
+# the checkout; it is read from there and never copied into the repository. Tests that need it are
+# marked ``shared`` and use the ``shared_dir`` fixture: outside CI they skip when it is absent; in
+# CI (SPINEMETS_REQUIRE_SHARED=1) that skip is a failure.
+SHARED_DIR = Path(
+    os.environ.get("SPINEMETS_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared")
+)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The ``../shared`` reference folder; skips (a failure in CI) when it is absent."""
+    if not (SHARED_DIR / "clinical").is_dir():
+        message = f"shared reference data not found at {SHARED_DIR}"
+        if os.environ.get(_REQUIRE["shared"]) == "1":
+            pytest.fail(f"{message} but {_REQUIRE['shared']}=1")
+        pytest.skip(message)
+    return SHARED_DIR
 
 
 @pytest.hookimpl(hookwrapper=True)
