@@ -20,7 +20,7 @@ from tests.web import _accounts_helpers as accounts_helpers
 
 from spinemets import storage
 from spinemets.web._state import declared_permission, permissions_of
-from spinemets.web.pages import _clinician
+from spinemets.web.pages import _signin
 
 h = accounts_helpers
 
@@ -158,8 +158,8 @@ def test_sign_in_from_another_account_is_not_blocked(client: TestClient) -> None
 
 def test_known_and_unknown_users_take_the_same_time(client: TestClient,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_clinician, "ACCOUNT_THROTTLE", storage.ThrottlePolicy(free=10_000))
-    monkeypatch.setattr(_clinician, "ADDRESS_THROTTLE", storage.ThrottlePolicy(free=10_000))
+    monkeypatch.setattr(_signin, "ACCOUNT_THROTTLE", storage.ThrottlePolicy(free=10_000))
+    monkeypatch.setattr(_signin, "ADDRESS_THROTTLE", storage.ThrottlePolicy(free=10_000))
 
     def attempt(username: str) -> float:
         token = h.login_csrf(client.get("/clinician/sign-in").text)
@@ -282,7 +282,7 @@ class socket_port:  # noqa: N801 - a tiny context manager used like a function
 
 def test_healthz_answers_while_32_sign_ins_run(live_server: str,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_clinician, "ADDRESS_THROTTLE", storage.ThrottlePolicy(free=10_000))
+    monkeypatch.setattr(_signin, "ADDRESS_THROTTLE", storage.ThrottlePolicy(free=10_000))
     forms = []
     for i in range(32):
         with httpx.Client(base_url=live_server) as c:

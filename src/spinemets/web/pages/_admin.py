@@ -21,7 +21,7 @@ from sqlalchemy import select
 from spinemets import storage
 from spinemets.storage import AuditEvent, CaseRecord
 from spinemets.web._state import Permission, client_address, get_state, requires
-from spinemets.web.pages._clinician import _render, _require_csrf, current_user
+from spinemets.web.pages._workspace import _render, _require_csrf, current_user
 
 __all__ = ["audit_event_bundle", "router"]
 

@@ -24,7 +24,7 @@ from spinemets import storage
 from spinemets.errors import InputError
 from spinemets.storage import User
 from spinemets.web._state import Permission, client_address, get_state, requires
-from spinemets.web.pages._clinician import (
+from spinemets.web.pages._workspace import (
     _audit,
     _provenance,
     _render,

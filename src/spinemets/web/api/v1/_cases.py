@@ -142,7 +142,7 @@ def _base_version(if_match: str | None) -> int | None:
 
 
 def _save_info(doc: dict[str, Any]) -> storage.VersionInfo:
-    from spinemets.web.pages._clinician import _provenance  # noqa: PLC0415 - one save path
+    from spinemets.web.pages._workspace import _provenance  # noqa: PLC0415 - one save path
 
     return _provenance(doc)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 from spinemets import storage
 from spinemets.web._state import P, get_state, requires
 from spinemets.web.api._strict import StrictJSONRoute
-from spinemets.web.pages._clinician import current_user
+from spinemets.web.pages._workspace import current_user
 
 __all__ = ["router"]
 
