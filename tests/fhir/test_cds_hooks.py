@@ -51,12 +51,14 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 def _prefetch(bundle: dict[str, Any]) -> dict[str, Any]:
     """The fixture's resources as prefetch, observations re-dated to today (the service uses
-    the current time for staleness)."""
+    the current time for staleness), subjects as a FHIR server's search gives them."""
     by_type: dict[str, list[dict[str, Any]]] = {}
     today = datetime.now(UTC).isoformat()
     for entry in bundle["entry"]:
         if "effectiveDateTime" in entry["resource"]:
             entry["resource"]["effectiveDateTime"] = today
+        if "subject" in entry["resource"]:  # a FHIR server's search names Patient/<id>
+            entry["resource"]["subject"] = {"reference": "Patient/patient"}
         by_type.setdefault(entry["resource"]["resourceType"], []).append(entry)
     search = {kind: {"resourceType": "Bundle", "type": "searchset",
                      "entry": by_type.get(kind, [])}

@@ -66,7 +66,35 @@ class Terminology:
     body: Mapping[str, Mapping[str, str]]
     weight_units: Mapping[str, Decimal]
     secondary: Mapping[str, Mapping[str, str]]
-    procedure_words: Mapping[str, tuple[str, ...]]
+    secondary_codes: Mapping[str, Mapping[str, Mapping[str, str]]]
+    vertebral_levels: Mapping[str, str]
+    primary_snomed: Mapping[str, str | None]
+    primary_icd10cm: Mapping[str, str | None]
+    procedures: Mapping[str, Mapping[str, str]]
+    unit_spellings: Mapping[str, str]
+    performance_answers: Mapping[str, Mapping[str, int]]
+    record_status: Mapping[str, frozenset[str]]
+
+    def level_of_site(self, code: str) -> str | None:
+        """The vertebral level whose SNOMED CT body structure code is ``code``."""
+        return self._site_levels().get(code)
+
+    def _site_levels(self) -> Mapping[str, str]:
+        return {code: level for level, code in self.vertebral_levels.items()}
+
+    def primary_of(self, system: str, code: str) -> tuple[bool, str | None]:
+        """``(recognised, histology id or None)`` of a primary cancer code.
+
+        ICD-10-CM codes match by prefix (the longest listed prefix wins); SNOMED CT codes match
+        the curated list exactly.
+        """
+        if system == self.snomed:
+            return (code in self.primary_snomed, self.primary_snomed.get(code))
+        if system == self.icd10cm:
+            hits = [p for p in self.primary_icd10cm if code.upper().startswith(p)]
+            if hits:
+                return True, self.primary_icd10cm[max(hits, key=len)]
+        return False, None
 
     def lab_code(self, analyte: str) -> str | None:
         """The (first) LOINC code of ``analyte``, if interop.md lists one."""
@@ -89,7 +117,13 @@ def terminology() -> Terminology:
         performance=raw["performance"], labs=raw["labs"], body=raw["body"],
         weight_units={k: Decimal(v) for k, v in raw["weight_units"].items()},
         secondary=raw["secondary_cancer"],
-        procedure_words={k: tuple(v) for k, v in raw["procedure_words"].items()},
+        secondary_codes=raw["secondary_codes"],
+        vertebral_levels={str(k): str(v) for k, v in raw["vertebral_levels"].items()},
+        primary_snomed={str(k): v for k, v in raw["primary_cancer"]["snomed"].items()},
+        primary_icd10cm={str(k): v for k, v in raw["primary_cancer"]["icd10cm_prefix"].items()},
+        procedures=raw["procedures"], unit_spellings=raw["unit_spellings"],
+        performance_answers=raw["performance_answers"],
+        record_status={k: frozenset(v) for k, v in raw["record_status"].items()},
     )
 
 
