@@ -89,7 +89,7 @@ def test_pre_coordinated_code_with_a_coded_level_and_a_contradicting_level() -> 
 
 @pytest.mark.parametrize(("system", "code"), [(T.snomed, "128462008"),
                                              (T.snomed, "94222008"),
-                                         (T.icd10cm, "C79.51"), (T.icd10cm, "C7B.03")])
+                                              (T.icd10cm, "C79.51"), (T.icd10cm, "C7B.03")])
 def test_post_coordinated_codes_need_a_vertebral_body_site(system: str, code: str) -> None:
     femur = {"coding": [{"system": T.snomed, "code": "71341001", "display": "Femur"}]}
     result = import_bundle(_bundle(_condition("spine", system, code, _site("L2")),
