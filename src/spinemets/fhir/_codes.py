@@ -74,6 +74,7 @@ class Terminology:
     unit_spellings: Mapping[str, str]
     performance_answers: Mapping[str, Mapping[str, int]]
     record_status: Mapping[str, frozenset[str]]
+    cds_topic: Mapping[str, str]
 
     def level_of_site(self, code: str) -> str | None:
         """The vertebral level whose SNOMED CT body structure code is ``code``."""
@@ -124,6 +125,7 @@ def terminology() -> Terminology:
         procedures=raw["procedures"], unit_spellings=raw["unit_spellings"],
         performance_answers=raw["performance_answers"],
         record_status={k: frozenset(v) for k, v in raw["record_status"].items()},
+        cds_topic=raw["cds_topic"],
     )
 
 
@@ -180,6 +182,8 @@ def project_concepts() -> tuple[tuple[str, str], ...]:
     out.extend((item.code, f"Case item: {item.label}") for item in case_items())
     out.extend((f"histology.{h.id}", f"Primary histology: {h.label}")
                for h in catalogue().values())
+    topic = terminology().cds_topic
+    out.append((topic["code"], f"CDS Hooks card topic: {topic['display']}"))
     seen: dict[str, str] = {}
     for code, display in out:
         seen.setdefault(code, display)
