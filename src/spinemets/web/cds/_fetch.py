@@ -29,7 +29,7 @@ import httpx
 __all__ = ["FHIR_ID", "FetchError", "FetchLimits", "Fetcher", "allowed_base", "outcome_errors"]
 
 #: A FHIR ``id`` (R4 datatype ``id``).
-FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 class FetchError(Exception):
