@@ -9,6 +9,7 @@ slug, component (``sins.pain``) and band (``sins.band.stable``), and one per his
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -75,6 +76,9 @@ class Terminology:
     performance_answers: Mapping[str, Mapping[str, int]]
     record_status: Mapping[str, frozenset[str]]
     cds_topic: Mapping[str, str]
+    category: Mapping[str, Any]
+    history_items: frozenset[str]
+    agent_type: Mapping[str, Any]
 
     def level_of_site(self, code: str) -> str | None:
         """The vertebral level whose SNOMED CT body structure code is ``code``."""
@@ -111,10 +115,12 @@ def terminology() -> Terminology:
     text = resources.files("spinemets.fhir").joinpath("terminology.yaml").read_text("utf-8")
     raw: dict[str, Any] = safe_load(text)
     systems = raw["systems"]
+    base = (os.environ.get("SPINEMETS_FHIR_CANONICAL_BASE") or raw["canonical_base"]).rstrip("/")
     return Terminology(
         loinc=systems["loinc"], snomed=systems["snomed"], icd10cm=systems["icd10cm"],
-        ucum=systems["ucum"], project=raw["project_system"], case_ref=raw["case_ref_system"],
-        tables_hash=raw["tables_hash_system"], profiles=raw["mcode_profiles"],
+        ucum=systems["ucum"], project=raw["project_system"].format(base=base),
+        case_ref=raw["case_ref_system"].format(base=base),
+        tables_hash=raw["tables_hash_system"].format(base=base), profiles=raw["mcode_profiles"],
         performance=raw["performance"], labs=raw["labs"], body=raw["body"],
         weight_units={k: Decimal(v) for k, v in raw["weight_units"].items()},
         secondary=raw["secondary_cancer"],
@@ -125,7 +131,8 @@ def terminology() -> Terminology:
         procedures=raw["procedures"], unit_spellings=raw["unit_spellings"],
         performance_answers=raw["performance_answers"],
         record_status={k: frozenset(v) for k, v in raw["record_status"].items()},
-        cds_topic=raw["cds_topic"],
+        cds_topic=raw["cds_topic"], category=raw["observation_category"],
+        agent_type=raw["provenance_agent_type"], history_items=frozenset(raw["history_items"]),
     )
 
 
@@ -153,7 +160,7 @@ def case_items() -> tuple[CaseItem, ...]:
     items: list[CaseItem] = []
     for name, field in Case.model_fields.items():
         annotation = field.annotation
-        if name in {"format", "id", "lesions"} or not (
+        if name in {"format", "id", "lesions", "ehr"} or not (
                 isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             continue
         for path, label in _sections(annotation, (name,)):

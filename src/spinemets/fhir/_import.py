@@ -182,7 +182,8 @@ class _State:
     direct: list[Mapped] = field(default_factory=list)
     lesions: list[_Lesion] = field(default_factory=list)
     primaries: list[tuple[str, str, str]] = field(default_factory=list)  # (id, source, element)
-    procedures: list[tuple[str, list[str], str]] = field(default_factory=list)
+    # (source, levels, element, performed date)
+    procedures: list[tuple[str, list[str], str, str | None]] = field(default_factory=list)
     patient_refs: set[str] = field(default_factory=set)  # references that name the Patient
     patient: PatientInfo | None = None
 
@@ -463,8 +464,8 @@ def _item(state: _State, resource: Mapping[str, Any], name: str, when: dt.dateti
             return
         key = f"lesion:{lesion}:{item.path[0]}"
     found = _plain_value(resource)
-    cand = _Candidate(key, None, name, found[0] if found else "value[x]", when,
-                      state.windows.labs_days)
+    window = None if item.code in terminology().history_items else state.windows.labs_days
+    cand = _Candidate(key, None, name, found[0] if found else "value[x]", when, window)
     if found is None:
         cand.error = (Reason.INVALID_VALUE, f"{item.code}: no value")
     elif isinstance(found[1], _NoUcum):
@@ -673,8 +674,20 @@ def radiotherapy_from_procedure(state: _State, resource: Mapping[str, Any],
                      f"radiotherapy ({t.snomed}|{codes[0][0]}) without a vertebral body site: "
                      "not linked to a spinal lesion")
         return True
-    state.procedures.append((name, levels, f"code.coding ({codes[0][0]})"))
+    performed = _performed(resource)
+    state.procedures.append((name, levels, f"code.coding ({codes[0][0]})", performed))
     return True
+
+
+def _performed(resource: Mapping[str, Any]) -> str | None:
+    """When a Procedure was done (``performedDateTime``, else the end or start of its period)."""
+    for value in (resource.get("performedDateTime"),
+                  (resource.get("performedPeriod") or {}).get("end"),
+                  (resource.get("performedPeriod") or {}).get("start")):
+        when = parse_fhir_datetime(value)
+        if when is not None:
+            return when.isoformat()
+    return None
 
 
 def _procedure(state: _State, resource: Mapping[str, Any], name: str) -> None:
@@ -795,7 +808,7 @@ def _apply_primaries(state: _State, case: dict[str, Any]) -> None:
 
 def _apply_procedures(state: _State, case: dict[str, Any],
                       lesion_index: dict[str, int]) -> None:
-    for source, levels, element in state.procedures:
+    for source, levels, element, performed in state.procedures:
         hits = [lesion for lesion in state.lesions if set(lesion.levels or ()) & set(levels)]
         if not hits:
             state.report(source, "bodySite", Reason.NO_LESION,
@@ -810,7 +823,7 @@ def _apply_procedures(state: _State, case: dict[str, Any],
                 continue
             case["lesions"][index]["prior_radiotherapy"] = True
             state.direct.append(Mapped(f"lesions[{index}].prior_radiotherapy", True, source,
-                                       f"{element}, bodySite"))
+                                       f"{element}, bodySite", performed))
 
 
 def _deceased(resource: Mapping[str, Any], name: str, index: int) -> None:
@@ -853,6 +866,7 @@ def _patient(state: _State, resource: Mapping[str, Any], name: str) -> None:
     today = state.as_of.date()
     years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     state.direct.append(Mapped("patient.age_years", float(years), name, "birthDate",
+                               state.as_of.isoformat(),
                                note=f"age on {today.isoformat()}"))
 
 
@@ -917,7 +931,25 @@ def _build(state: _State, bundle: Mapping[str, Any]) -> tuple[dict[str, Any], li
     _apply_procedures(state, case, lesion_index)
     mapped.extend(state.direct[before:])
     mapped.extend(m for m in state.direct[:before] if m.field == "cancer.primary")
+    _ehr_source(state, case, mapped)
     return case, mapped
+
+
+def _ehr_source(state: _State, case: dict[str, Any], mapped: list[Mapped]) -> None:
+    """The EHR Patient and when each value was measured: kept in the case for the export."""
+    observed = {m.field: m.date for m in mapped if m.date is not None}
+    patient = state.patient
+    source: dict[str, Any] = {}
+    if patient is not None and patient.id and len(patient.id) <= 64 and all(
+            ch.isalnum() or ch in "-." for ch in patient.id):
+        source["patient_id"] = patient.id
+    if patient is not None and patient.identifiers:
+        source["identifier"] = [{"system": s[:500], "value": v[:200]}
+                                for s, v in patient.identifiers[:20]]
+    if observed:
+        source["observed_at"] = observed
+    if source:
+        case["ehr"] = source
 
 
 def _drop(case: dict[str, Any], path: str) -> None:
