@@ -277,3 +277,34 @@ def test_ehr_patient_id_and_identifier_are_kept_in_the_report() -> None:
     assert result.patient.id == "p"
     assert result.patient.identifiers == (("https://hospital.example.org/mrn", "MRN-1"),)
     assert result.to_dict()["patient"]["identifier"][0]["value"] == "MRN-1"
+
+
+# -- 3. export keeps clinical time: a round trip keeps values, dates and staleness -------------
+
+
+def test_round_trip_keeps_values_dates_and_staleness() -> None:
+    from spinemets.fhir import export_case  # noqa: PLC0415
+
+    old = _obs("ecog", "89247-1", when="2018-04-12", valueInteger=1)
+    lab = _lab("alb", "1751-7", 3.1, "g/dL")
+    first = import_bundle(_bundle(old, lab), as_of=NOW, accept_stale=True)
+    assert first.case.performance.ecog == 1
+    exported = export_case(first.case, now=NOW + dt.timedelta(days=400))
+    ecog = next(e["resource"] for e in exported["entry"] if e["resource"]["id"] == "perf-ecog")
+    assert ecog["effectiveDateTime"].startswith("2018-04-12")
+    later = NOW + dt.timedelta(days=3)
+    again = import_bundle(exported, as_of=later)
+    assert again.case.performance.ecog is None  # still stale: never fresh by export
+    assert again.case.labs.albumin is not None and again.case.labs.albumin.value == 3.1
+    assert {u.field for u in again.stale} == {"performance.ecog"}
+    accepted = import_bundle(exported, as_of=later, accept_stale=True)
+    assert accepted.case == first.case
+    assert accepted.case.ehr is not None and accepted.case.ehr.patient_id == "p"
+
+
+def test_a_record_care_plan_is_not_taken_for_spinemets_output() -> None:
+    plan = {"resource": {"resourceType": "CarePlan", "id": "cp", "status": "active",
+                         "intent": "plan", "subject": {"reference": "Patient/p"},
+                         "title": "Cancer care plan"}}
+    result = import_bundle(_bundle(plan), as_of=NOW)
+    assert _reasons(result) == {"CarePlan/cp": Reason.UNSUPPORTED_RESOURCE}

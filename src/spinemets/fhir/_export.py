@@ -28,6 +28,7 @@ from typing import Any
 from spinemets.case import Case, load_case
 from spinemets.domain import catalogue
 from spinemets.fhir._codes import ITEM_UNITS, case_items, project_concepts, terminology
+from spinemets.fhir._import import PLAN_TITLE
 
 __all__ = ["code_system", "export_case", "software_version", "tables_hash"]
 
@@ -344,7 +345,7 @@ def _care_plan(b: _Builder, plan: Mapping[str, Any], score_refs: list[str]) -> s
     notes.append({"text": "Decision support only: a clinician decides."})
     resource: dict[str, Any] = {
         "resourceType": "CarePlan", "id": "plan", "status": "draft", "intent": "proposal",
-        "title": "spinemets plan (decision support)", "subject": {"reference": b.patient},
+        "title": PLAN_TITLE, "subject": {"reference": b.patient},
         "created": b.when,
         "description": f"Triage: {triage['level']}. {triage['clinician_advice']}",
         "activity": [_activity(i, "Work-up") for i in plan["workup"]]

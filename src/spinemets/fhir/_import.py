@@ -871,7 +871,23 @@ def _patient(state: _State, resource: Mapping[str, Any], name: str) -> None:
 
 
 _READERS = {"Observation": _observation, "Condition": _condition, "Procedure": _procedure}
-_DERIVED = {"CarePlan", "Provenance", "CodeSystem"}
+#: The title spinemets gives the CarePlan it exports (how its own plan is recognised).
+PLAN_TITLE = "spinemets plan (decision support)"
+
+
+def _derived(resource: Mapping[str, Any]) -> bool:
+    """Whether a CarePlan, Provenance or CodeSystem is spinemets' own output."""
+    t = terminology()
+    kind = resource["resourceType"]
+    if kind == "CarePlan":
+        return resource.get("title") == PLAN_TITLE
+    if kind == "CodeSystem":
+        return resource.get("url") == t.project
+    if kind == "Provenance":
+        return any(isinstance(e, Mapping) and isinstance(e.get("what"), Mapping)
+                   and (e["what"].get("identifier") or {}).get("system") == t.tables_hash
+                   for e in resource.get("entity") or ())
+    return False
 
 
 def _scan(state: _State, entries: list[tuple[int, Mapping[str, Any], str]],
@@ -894,7 +910,7 @@ def _scan(state: _State, entries: list[tuple[int, Mapping[str, Any], str]],
         reader = _READERS.get(kind)
         if reader is not None:
             reader(state, resource, name)
-        elif kind in _DERIVED:
+        elif _derived(resource):
             state.report(name, "resourceType", Reason.DERIVED,
                          f"{kind}: spinemets output or metadata, not case input")
         else:
