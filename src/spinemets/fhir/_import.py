@@ -38,6 +38,7 @@ __all__ = [
     "Windows",
     "import_bundle",
     "import_checked",
+    "model_check_needed",
     "radiotherapy_from_procedure",
 ]
 
@@ -291,6 +292,22 @@ def _observation(state: _State, resource: Mapping[str, Any], name: str) -> None:
     shown = _shown_codes(resource.get("code"))
     state.report(name, "code", Reason.UNKNOWN_CODE, f"observation code not mapped ({shown})",
                  when=when)
+
+
+def model_check_needed(resource: Mapping[str, Any]) -> bool:
+    """Whether the importer reads more of ``resource`` than its code and status.
+
+    An Observation whose code is not one spinemets reads is only reported (by its code), so
+    the CDS service may skip its model check (latency); everything else is checked.
+    """
+    if resource.get("resourceType") != "Observation":
+        return True
+    t = terminology()
+    for system, code, _ in codings(resource.get("code")):
+        if (system == t.loinc and _loinc_handler(code) is not None) or (
+                system == t.project and _project_handler(code) is not None):
+            return True
+    return False
 
 
 def _shown_codes(concept: object) -> str:

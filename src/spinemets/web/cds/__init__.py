@@ -357,14 +357,19 @@ def _gather(hook: _HookRequest, issuer: str, runtime: _Runtime) -> _Gathered:
 
 def _checked_bundle(hook: _HookRequest, got: _Gathered) -> dict[str, Any]:
     """The readable resources as a collection Bundle; invalid ones skipped and reported."""
-    from spinemets.fhir._read import check_resource  # noqa: PLC0415
+    from spinemets.fhir._import import model_check_needed  # noqa: PLC0415
+    from spinemets.fhir._read import check_resource, hostile_shape  # noqa: PLC0415
 
     entries = []
     patient_seen = False
     for entry in got.entries:
         resource = entry["resource"]
         name = f"{resource.get('resourceType')}/{str(resource.get('id'))[:64]}"
-        problems = check_resource(resource)
+        if model_check_needed(resource):
+            problems = check_resource(resource)
+        else:  # only its code is read (to report it): shape and type checks suffice
+            shape = hostile_shape(resource, top="resource")
+            problems = [shape] if shape is not None else []
         if problems:
             got.skipped.append(f"{name}: {problems[0].field}: {problems[0].message}"[:300])
             continue
@@ -413,6 +418,9 @@ def _respond(request: Request, hook: _HookRequest, got: _Gathered,
     from spinemets.fhir._import import DeceasedPatientError, import_checked  # noqa: PLC0415
     from spinemets.rules import plan as make_plan  # noqa: PLC0415
 
+    deceased = _deceased(hook, got)
+    if deceased is not None:
+        return _issue(request, [deceased], issuer)
     bundle = _checked_bundle(hook, got)
     try:
         result = import_checked(bundle)
@@ -430,6 +438,23 @@ def _respond(request: Request, hook: _HookRequest, got: _Gathered,
     found = _problem_cards(got, link) + cards(plan, has_lesions=bool(result.case.lesions),
                                               stale=stale, link=link)
     return _issue(request, found, issuer)
+
+
+def _deceased(hook: _HookRequest, got: _Gathered) -> dict[str, Any] | None:
+    """The "has died" card when the context Patient is recorded as deceased (checked first:
+    nothing else needs reading then)."""
+    for entry in got.entries:
+        resource = entry["resource"]
+        if resource.get("resourceType") != "Patient" or resource.get("id") != (
+                hook.context.patientId):
+            continue
+        when = resource.get("deceasedDateTime")
+        if resource.get("deceasedBoolean") is True or isinstance(when, str):
+            on = f" on {when[:40]}" if isinstance(when, str) else ""
+            return notice_card("The record says this patient has died: spinemets made no spine "
+                               "assessment", "info", [f"Patient/{hook.context.patientId} is "
+                                                      f"recorded as deceased{on}"])
+    return None
 
 
 def _issue(request: Request, found: list[dict[str, Any]], issuer: str) -> JSONResponse:
