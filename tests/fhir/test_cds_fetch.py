@@ -358,3 +358,14 @@ def test_hostile_resources_never_give_a_5xx(client: TestClient, hostile: Any) ->
         prefetch["procedures"] = value if value is not None else "not a bundle"
         response = _call(client, _hook(prefetch=prefetch, hookInstance=str(uuid.uuid4())))
         assert response.status_code < 500, response.text[:300]
+
+
+def test_cards_name_the_ehr_patient_they_were_computed_from(client: TestClient) -> None:
+    prefetch = _data()
+    prefetch["patient"] = {**prefetch["patient"], "identifier": [
+        {"system": "https://hospital.example.org/mrn", "value": "MRN-42"}]}
+    cards = _call(client, _hook(prefetch=prefetch)).json()["cards"]
+    assert cards
+    for card in cards:
+        assert "Record: Patient/patient" in card["detail"]
+        assert "MRN-42" in card["detail"]

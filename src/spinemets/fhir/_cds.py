@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["PREFETCH", "SERVICE_ID", "SUMMARY_LIMIT", "cards", "notice_card",
-           "service_definition"]
+           "service_definition", "with_record"]
 
 SERVICE_ID = "spinemets-spine-metastases"
 SUMMARY_LIMIT = 140
@@ -151,3 +151,10 @@ def notice_card(summary: str, indicator: str, lines: list[str], *,
                 link: dict[str, Any] | None = None) -> dict[str, Any]:
     """A card about the service itself (data it could not read, a record it will not assess)."""
     return _card(summary, indicator, _markdown(lines, []), [], link)
+
+
+def with_record(found: list[dict[str, Any]], record: str) -> list[dict[str, Any]]:
+    """The cards, each naming the EHR record it was computed from (Patient id, identifiers)."""
+    for card in found:
+        card["detail"] = f"{card.get('detail', '')}\n\nRecord: {_escape(record)}".strip()
+    return found

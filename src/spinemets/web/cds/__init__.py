@@ -45,7 +45,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from spinemets import storage
-from spinemets.fhir._cds import PREFETCH, SERVICE_ID, cards, notice_card, service_definition
+from spinemets.fhir._cds import (
+    PREFETCH,
+    SERVICE_ID,
+    cards,
+    notice_card,
+    service_definition,
+    with_record,
+)
 from spinemets.fhir._jwt import JwtError, JwtVerifier
 from spinemets.web.api._strict import StrictJSONRoute
 from spinemets.web.cds._fetch import (
@@ -437,6 +444,10 @@ def _respond(request: Request, hook: _HookRequest, got: _Gathered,
     stale = [f"{u.source} ({u.detail})" for u in result.stale]
     found = _problem_cards(got, link) + cards(plan, has_lesions=bool(result.case.lesions),
                                               stale=stale, link=link)
+    if result.patient is not None:
+        names = [result.patient.source] + [f"{s}|{v}" if s else v
+                                           for s, v in result.patient.identifiers[:3]]
+        found = with_record(found, ", ".join(names))
     return _issue(request, found, issuer)
 
 
