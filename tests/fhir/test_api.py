@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -37,8 +39,11 @@ def _sign_in(client: TestClient) -> None:
 
 
 def test_routes_need_a_signed_in_clinician(client: TestClient) -> None:
-    assert client.post("/api/v1/fhir/import", json=load(BUNDLES[0])).status_code == 401
-    assert client.get("/api/v1/cases/demo-001/fhir").status_code == 401
+    for response in (client.post("/api/v1/fhir/import", json=load(BUNDLES[0])),
+                     client.get("/api/v1/cases/demo-001/fhir")):
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/fhir+json")
+        assert response.json()["resourceType"] == "OperationOutcome"
 
 
 def test_import_and_export(client: TestClient) -> None:
@@ -51,8 +56,11 @@ def test_import_and_export(client: TestClient) -> None:
     assert report["provenance"] and "unused" in report
     exported = client.get("/api/v1/cases/demo-001/fhir")
     assert exported.status_code == 200, exported.text
+    assert exported.headers["content-type"].startswith("application/fhir+json")
     assert schema_errors(exported.json()) == []
-    assert client.get("/api/v1/cases/no-such-case/fhir").status_code == 404
+    missing = client.get("/api/v1/cases/no-such-case/fhir")
+    assert missing.status_code == 404
+    assert missing.json()["resourceType"] == "OperationOutcome"
 
 
 def test_malformed_bundle_is_a_problem_naming_the_entry(client: TestClient) -> None:
@@ -60,4 +68,51 @@ def test_malformed_bundle_is_a_problem_naming_the_entry(client: TestClient) -> N
     (path,) = [p for p in BUNDLES if p.name.startswith(MALFORMED)]
     response = client.post("/api/v1/fhir/import", json=load(path))
     assert response.status_code == 422
-    assert response.json()["problems"][0]["field"].startswith("entry[")
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    outcome = response.json()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["expression"][0].startswith("entry[")
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    extension: dict[str, Any] = {"url": "https://example.org/x", "valueString": "a"}
+    for _ in range(depth):
+        extension = {"url": "https://example.org/x", "extension": [extension]}
+    return extension
+
+
+def _hostile() -> list[Any]:
+    observation = {"resourceType": "Observation", "id": "x", "status": "final",
+                   "code": {"text": "a"}}
+    return [
+        {"resourceType": "Bundle", "type": "collection",
+         "entry": [{"resource": {"resourceType": "Spaceship", "id": "x"}}]},
+        {"resourceType": "Bundle", "type": "collection",
+         "entry": [{"resource": {**observation, "extension": [_nested(200)]}}]},
+        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {
+            **observation, "code": {"coding": [{"code": "x"}] * 10_000}}}]},
+        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {
+            "resourceType": {"nested": True}}}]},
+        {"resourceType": "Patient", "id": "not-a-bundle"},
+        {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {
+            "resourceType": "Patient", "id": "p", "deceasedBoolean": True}}]},
+    ]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_hostile_fhir_is_a_4xx_operation_outcome(client: TestClient, index: int) -> None:
+    _sign_in(client)
+    response = client.post("/api/v1/fhir/import", json=_hostile()[index])
+    assert response.status_code in {400, 422}, response.text[:300]
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_hostile_fhir_on_the_import_page_is_a_422_page(client: TestClient) -> None:
+    _sign_in(client)
+    page = client.get("/clinician/fhir/import")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    texts = [json.dumps(b) for b in _hostile()] + ["[" * 100_000 + "]" * 100_000, "NaN"]
+    for text in texts:
+        response = client.post("/clinician/fhir/import", data={
+            "csrf": csrf, "bundle": text, "action": "preview"})
+        assert response.status_code == 422, (text[:80], response.status_code)

@@ -43,20 +43,23 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'cds.sqlite3'}",
                               environment="test", secret_key="c" * 40, demo=False))
     app.state.spinemets_cds = CdsSettings(
-        issuers={ISS: {"keys": [KEY.as_dict(private=False)]}},
-        allowed_origins=["https://ehr.example.org"])
+        issuers={ISS: {"keys": [KEY.as_dict(private=False)]}}, service_base=BASE,
+        allowed_origins=["https://ehr.example.org"], fhir_servers={ISS: [
+            "http://127.0.0.1:9/fhir"]})
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
 
 def _prefetch(bundle: dict[str, Any]) -> dict[str, Any]:
     """The fixture's resources as prefetch, observations re-dated to today (the service uses
-    the current time for staleness)."""
+    the current time for staleness), subjects as a FHIR server's search gives them."""
     by_type: dict[str, list[dict[str, Any]]] = {}
     today = datetime.now(UTC).isoformat()
     for entry in bundle["entry"]:
         if "effectiveDateTime" in entry["resource"]:
             entry["resource"]["effectiveDateTime"] = today
+        if "subject" in entry["resource"]:  # a FHIR server's search names Patient/<id>
+            entry["resource"]["subject"] = {"reference": "Patient/patient"}
         by_type.setdefault(entry["resource"]["resourceType"], []).append(entry)
     search = {kind: {"resourceType": "Bundle", "type": "searchset",
                      "entry": by_type.get(kind, [])}
@@ -131,7 +134,10 @@ def test_lesion_card_for_high_grade_escc_with_suggestion(client: TestClient) -> 
     assert warnings[0]["indicator"] == "warning"
     assert warnings[0]["selectionBehavior"] == "at-most-one"
     assert "Citations" in warnings[0]["detail"]
-    assert warnings[0]["links"][0]["type"] == "smart"
+    assert warnings[0]["links"][0]["type"] == "absolute"
+    assert warnings[0]["links"][0]["url"].startswith("http://testserver/clinician/fhir/import")
+    assert warnings[0]["source"]["topic"]["code"] == "cds.spine-metastases"
+    assert warnings[0]["source"]["topic"]["system"]
 
 
 def test_missing_prefetch_without_fhir_server_is_412(client: TestClient) -> None:
@@ -190,21 +196,44 @@ def test_missing_token_and_replayed_jti_are_refused(client: TestClient) -> None:
     assert _call(client, body, token).status_code == 401
 
 
+def _issued_card(client: TestClient) -> str:
+    body = _hook(prefetch=_prefetch(load(READABLE[0])))
+    cards = _call(client, body).json()["cards"]
+    assert cards
+    return str(cards[0]["uuid"])
+
+
 def test_feedback_is_stored(client: TestClient) -> None:
     from spinemets.web.cds import feedback_entries  # noqa: PLC0415
 
-    body = {"feedback": [{"card": str(uuid.uuid4()), "outcome": "accepted",
-                          "outcomeTimestamp": "2025-01-15T12:00:00Z"}]}
+    body = {"feedback": [{"card": _issued_card(client), "outcome": "accepted",
+                          "outcomeTimestamp": "2025-01-15T12:00:00Z",
+                          "extension": {"com.example.ehr": {"x": 1}}}],
+            "extension": {"com.example.ehr": True}}
     token = _token(aud=f"{BASE}/{SERVICE_ID}/feedback")
     response = client.post(f"/cds-services/{SERVICE_ID}/feedback", json=body,
                            headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 200
+    assert response.status_code == 200, response.text
     request = type("R", (), {"app": client.app})()
     assert feedback_entries(request)[0]["outcome"] == "accepted"  # type: ignore[arg-type]
     bad = client.post(f"/cds-services/{SERVICE_ID}/feedback", json={"feedback": []},
                       headers={"Authorization": "Bearer " + _token(
                           aud=f"{BASE}/{SERVICE_ID}/feedback")})
     assert bad.status_code == 400
+
+
+def test_feedback_only_for_cards_this_service_issued(client: TestClient) -> None:
+    body = {"feedback": [{"card": str(uuid.uuid4()), "outcome": "accepted",
+                          "outcomeTimestamp": "2025-01-15T12:00:00Z"}]}
+    token = _token(aud=f"{BASE}/{SERVICE_ID}/feedback")
+    response = client.post(f"/cds-services/{SERVICE_ID}/feedback", json=body,
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 404
+    assert response.json()["resourceType"] == "OperationOutcome"
+    request = type("R", (), {"app": client.app})()
+    from spinemets.web.cds import feedback_entries  # noqa: PLC0415
+
+    assert feedback_entries(request) == []  # type: ignore[arg-type]
 
 
 def test_cors_only_for_configured_origins(client: TestClient) -> None:
@@ -251,8 +280,18 @@ def fhir_server() -> Iterator[str]:
         server.server_close()
 
 
+def allow_fhir_server(client: TestClient, url: str, **settings: Any) -> None:
+    """Allow-list ``url`` for the test issuer (and other settings), as an operator would."""
+    app = client.app
+    current = app.state.spinemets_cds  # type: ignore[attr-defined]
+    app.state.spinemets_cds = current.model_copy(update={  # type: ignore[attr-defined]
+        "fhir_servers": {ISS: [url]}, **settings})
+    app.state.spinemets_cds_runtime = None  # type: ignore[attr-defined]
+
+
 def test_service_fetches_missing_prefetch_like_an_ehr(client: TestClient,
                                                       fhir_server: str) -> None:
+    allow_fhir_server(client, fhir_server)
     body = _hook(fhirServer=fhir_server, fhirAuthorization={
         "access_token": "opaque-token", "token_type": "Bearer", "expires_in": 300,
         "scope": "patient/*.read", "subject": "spinemets"})
@@ -266,9 +305,18 @@ def test_service_fetches_missing_prefetch_like_an_ehr(client: TestClient,
     assert {a for _, a in _FhirDouble.seen} == {"Bearer opaque-token"}
 
 
-def test_unreachable_fhir_server_is_412(client: TestClient) -> None:
+def test_unreachable_fhir_server_is_a_card_never_silence(client: TestClient) -> None:
     response = _call(client, _hook(fhirServer="http://127.0.0.1:9/fhir"))
+    assert response.status_code == 200
+    (card,) = response.json()["cards"]
+    assert card["indicator"] == "warning" and "could not be read" in card["summary"]
+    assert "could not be reached" in card["detail"]
+
+
+def test_fhir_server_not_allow_listed_is_never_contacted(client: TestClient) -> None:
+    response = _call(client, _hook(fhirServer="http://127.0.0.2:9/fhir"))
     assert response.status_code == 412
+    assert "allow-listed" in response.json()["issue"][0]["diagnostics"]
 
 
 def _audit_rows(client: TestClient, action: str) -> list[Any]:
@@ -297,7 +345,7 @@ def test_every_cds_call_is_audited_in_the_audit_table(client: TestClient) -> Non
 def test_feedback_with_override_reason_is_stored_in_the_database(client: TestClient) -> None:
     from spinemets import storage  # noqa: PLC0415
 
-    card = str(uuid.uuid4())
+    card = _issued_card(client)
     body = {"feedback": [{"card": card, "outcome": "overridden",
                           "overrideReason": {"reason": {"code": "patient-refused",
                                                         "system": "https://example.org/r",

@@ -52,18 +52,23 @@ def test_one_observation_per_score_with_components_band_and_level(exported: Any)
                        if o["code"]["coding"][0] == {"system": t.loinc, "code": row["code"],
                                                      "display": row["display"]})
             assert obs["meta"]["profile"] == [t.profiles[slug]]
-        else:
-            matches = [o for o in observations if o["code"]["coding"][0]["code"] == slug
-                       and o.get("bodySite", {}).get("text") == score.get("lesion")]
-            assert len(matches) == 1, slug
-            obs = matches[0]
-            assert len(obs["component"]) == len(score["components"])
-            for comp, out in zip(score["components"], obs["component"], strict=True):
-                assert out["code"]["coding"][0]["code"] == f"{slug}.{comp['name']}"
-                assert out.get("valueInteger") == comp["points"]
-            if score["total"] is not None:
-                assert obs["valueInteger"] == score["total"]
-            assert obs["note"][0]["text"] == f"Citation: {score['citation']}"
+            assert obs["category"][0]["coding"][0]["code"] == "survey"
+            if score["total"] is not None:  # the LOINC answer list the mCODE profile expects
+                answers = {v: k for k, v in t.performance_answers[slug].items()}
+                assert obs["interpretation"][0]["coding"][0] == {
+                    "system": t.loinc, "code": answers[score["total"]]}
+            continue
+        matches = [o for o in observations if o["code"]["coding"][0]["code"] == slug
+                   and o.get("bodySite", {}).get("text") == score.get("lesion")]
+        assert len(matches) == 1, slug
+        obs = matches[0]
+        assert len(obs["component"]) == len(score["components"])
+        for comp, out in zip(score["components"], obs["component"], strict=True):
+            assert out["code"]["coding"][0]["code"] == f"{slug}.{comp['name']}"
+            assert out.get("valueInteger") == comp["points"]
+        if score["total"] is not None:
+            assert obs["valueInteger"] == score["total"]
+        assert obs["note"][0]["text"] == f"Citation: {score['citation']}"
         if score["band"]:
             assert obs["interpretation"][0]["coding"][0]["code"] == (
                 f"{slug}.band.{score['band']['id']}")
@@ -126,7 +131,9 @@ def test_standard_codes_come_only_from_the_terminology_file() -> None:
     t = terminology()
     allowed = ({r["code"] for r in t.performance.values()} | set(t.labs)
                | {r["code"] for r in t.body.values()}
-               | {r["code"] for r in t.secondary.values()})
+               | {r["code"] for r in t.secondary.values()}
+               | {c for answers in t.performance_answers.values() for c in answers}
+               | set(t.vertebral_levels.values()))
     for case in CASES:
         bundle = export_case(case, now=NOW)
         for system in (t.loinc, t.snomed, t.icd10cm):
@@ -144,3 +151,42 @@ def test_project_concepts_are_unique() -> None:
 def test_export_takes_a_loaded_case_too() -> None:
     case = load_case(CASES[0])
     assert export_case(case, now=NOW) == export_case(CASES[0], now=NOW)
+
+
+def test_clinical_time_is_kept_and_export_time_is_only_the_provenance() -> None:
+    case = {"format": "spinemets-case/1", "id": "c-1", "performance": {"ecog": 1},
+            "labs": {"albumin": {"value": 3.1, "unit": "g/dL"}},
+            "ehr": {"patient_id": "ehr-7", "identifier": [{"system": "urn:mrn", "value": "7"}],
+                    "observed_at": {"performance.ecog": "2018-04-12T00:00:00+00:00"}}}
+    bundle = export_case(case, now=NOW)
+    by_id = {e["resource"]["id"]: e["resource"] for e in bundle["entry"]}
+    assert by_id["perf-ecog"]["effectiveDateTime"].startswith("2018-04-12T00:00:00")
+    assert "effectiveDateTime" not in by_id["lab-albumin"]  # time unknown: undated, not "now"
+    assert by_id["lab-albumin"]["category"][0]["coding"][0]["code"] == "laboratory"
+    (provenance,) = _resources(bundle, "Provenance")
+    assert provenance["recorded"].startswith("2025-01-15")
+    (patient,) = _resources(bundle, "Patient")
+    assert patient["id"] == "ehr-7"
+    assert {"system": "urn:mrn", "value": "7"} in patient["identifier"]
+    assert {"system": terminology().case_ref, "value": "c-1"} in patient["identifier"]
+    author = [a for a in provenance["agent"] if a["who"]["display"] == "Dr Example"]
+    assert author == [] or author[0]["type"]["coding"][0]["code"] == "author"
+
+
+def test_cases_without_an_id_never_share_a_patient() -> None:
+    first = export_case({"performance": {"ecog": 1}}, now=NOW)
+    second = export_case({"performance": {"ecog": 1}}, now=NOW)
+    urls = [next(e["fullUrl"] for e in b["entry"] if e["resource"]["resourceType"] == "Patient")
+            for b in (first, second)]
+    assert urls[0] != urls[1]
+
+
+def test_pseudonymised_export_never_carries_the_ehr_identifiers_or_dates() -> None:
+    from spinemets.storage import pseudonymise_case  # noqa: PLC0415
+
+    case = {"format": "spinemets-case/1", "id": "c-1", "performance": {"ecog": 1},
+            "ehr": {"patient_id": "ehr-7", "identifier": [{"system": "urn:mrn", "value": "7"}],
+                    "observed_at": {"performance.ecog": "2018-04-12T00:00:00+00:00"}}}
+    out = pseudonymise_case(case, secret=b"k" * 32)
+    assert out is not None and "ehr" not in out
+    assert "ehr-7" not in str(out) and "2018-04-12" not in str(out)

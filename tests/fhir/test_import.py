@@ -205,19 +205,31 @@ def test_two_primaries_are_ambiguous() -> None:
     assert {u.reason for u in result.unused} == {Reason.AMBIGUOUS}
 
 
-def test_prior_radiotherapy_and_surgery_procedures() -> None:
-    def procedure(rid: str, text: str, site: str) -> dict[str, Any]:
+def test_prior_radiotherapy_and_surgery_procedures_by_snomed_code_only() -> None:
+    def procedure(rid: str, text: str, site: str, code: str | None = None) -> dict[str, Any]:
+        concept: dict[str, Any] = {"text": text}
+        if code is not None:
+            concept["coding"] = [{"system": T.snomed, "code": code}]
         return {"resource": {"resourceType": "Procedure", "id": rid, "status": "completed",
-                             "subject": {"reference": "Patient/p"}, "code": {"text": text},
+                             "subject": {"reference": "Patient/p"}, "code": concept,
                              "bodySite": [{"text": site}]}}
 
     result = import_bundle(_bundle(
-        _condition("a", "T7"), procedure("rt", "Palliative radiotherapy 8 Gy", "T7"),
-        procedure("op", "Posterior fixation", "T7"), procedure("rt2", "Radiotherapy", "L4")))
+        _condition("a", "T7"),
+        procedure("rt", "Palliative radiotherapy 8 Gy", "T7", "1156506007"),
+        procedure("op", "Posterior fixation", "T7", "55705006"),
+        procedure("rt2", "Radiotherapy", "L4", "1217123003"),
+        procedure("ct", "Radiotherapy planning CT", "T7"),
+        procedure("tx", "Transfusion of red cells (infusion)", "T7")))
     assert result.case.lesions[0].prior_radiotherapy is True
     reasons = {u.source: u.reason for u in result.unused}
     assert reasons == {"Procedure/op": Reason.NOT_IN_CASE_FORMAT,
-                       "Procedure/rt2": Reason.NO_LESION}
+                       "Procedure/rt2": Reason.NO_LESION,
+                       "Procedure/ct": Reason.UNKNOWN_CODE,
+                       "Procedure/tx": Reason.UNKNOWN_CODE}
+    texts_only = import_bundle(_bundle(_condition("a", "T7"),
+                                       procedure("ct", "Radiotherapy planning CT", "T7")))
+    assert texts_only.case.lesions[0].prior_radiotherapy is None
 
 
 def test_patient_age_and_sex() -> None:

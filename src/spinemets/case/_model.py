@@ -67,6 +67,8 @@ __all__ = [
     "Cancer",
     "Case",
     "Disease",
+    "EhrIdentifier",
+    "EhrSource",
     "Fitness",
     "Labs",
     "Lesion",
@@ -424,6 +426,41 @@ class Preferences(_Section):
     accepts_surgery: YesNo = None
 
 
+def _observed_at(value: object) -> object:
+    if not isinstance(value, dict):
+        return value
+    if len(value) > 500:
+        raise _problem("at most 500 dated values")
+    for key, when in value.items():
+        if not isinstance(key, str) or len(key) > 200 or not isinstance(when, str):
+            raise _problem("maps a case field path to an ISO 8601 date or date-time")
+        try:
+            dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+        except ValueError:
+            raise _problem(f"{when[:40]!r} is not an ISO 8601 date or date-time",
+                           subfield=f".{key[:60]}") from None
+    return value
+
+
+class EhrIdentifier(_Section):
+    """A business identifier of the EHR's Patient (``Patient.identifier``)."""
+
+    system: Annotated[str, Field(max_length=500)] = ""
+    value: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class EhrSource(_Section):
+    """The EHR record an imported case came from (FHIR import; never shown in pseudonymised
+    exports): the EHR's Patient id and identifiers, and when each value was measured or
+    assessed (case field path -> ISO 8601 date-time), so that an export keeps clinical time."""
+
+    patient_id: Annotated[str | None, Field(max_length=64, pattern=r"^[A-Za-z0-9\-.]{1,64}$")] = (
+        None)
+    identifier: list[EhrIdentifier] = Field(default_factory=list, max_length=20)
+    observed_at: Annotated[dict[str, str], BeforeValidator(_observed_at)] = Field(
+        default_factory=dict)
+
+
 class Case(_Section):
     """One ``spinemets-case/1`` document. Sections default to all-unknown."""
 
@@ -439,6 +476,7 @@ class Case(_Section):
     labs: Labs = Field(default_factory=Labs)
     fitness: Fitness = Field(default_factory=Fitness)
     preferences: Preferences = Field(default_factory=Preferences)
+    ehr: EhrSource | None = None
 
     @field_validator("format", mode="before")
     @classmethod

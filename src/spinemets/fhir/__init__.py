@@ -4,9 +4,14 @@ Codes come only from ``terminology.yaml`` (the project's checked interop list) a
 CodeSystem (score slugs, components, bands, case items: generated from the registry and the case
 model). FHIR JSON is checked with the R4B models of ``fhir.resources`` (the ``fhir`` extra).
 
+An export keeps when each value was measured; a value whose time is unknown is exported
+undated, and a re-import uses it only when the clinician accepts it:
+
 >>> from spinemets.fhir import export_case, import_bundle
 >>> bundle = export_case({"format": "spinemets-case/1", "performance": {"ecog": 1}})
->>> import_bundle(bundle).case.performance.ecog
+>>> import_bundle(bundle).case.performance.ecog is None
+True
+>>> import_bundle(bundle, accept_stale=True).case.performance.ecog
 1
 """
 

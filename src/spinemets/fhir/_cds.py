@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["PREFETCH", "SERVICE_ID", "SUMMARY_LIMIT", "cards", "service_definition"]
+__all__ = ["PREFETCH", "SERVICE_ID", "SUMMARY_LIMIT", "cards", "notice_card",
+           "service_definition", "with_record"]
 
 SERVICE_ID = "spinemets-spine-metastases"
 SUMMARY_LIMIT = 140
@@ -60,8 +61,12 @@ def _escape(text: str) -> str:
 
 
 def _source(citations: list[str]) -> dict[str, Any]:
+    from spinemets.fhir._codes import terminology  # noqa: PLC0415
+
+    t = terminology()
     label = f"{_SOURCE}. {citations[0]}" if citations else _SOURCE
-    return {"label": label, "topic": {"display": "metastatic spine tumours"}}
+    return {"label": label, "topic": {"system": t.project, "code": t.cds_topic["code"],
+                                      "display": t.cds_topic["display"]}}
 
 
 def _card(summary: str, indicator: str, detail: str, citations: list[str],
@@ -140,3 +145,16 @@ def cards(plan: Mapping[str, Any], *, has_lesions: bool, stale: list[str] | None
         if unknowns is not None:
             out.append(unknowns)
     return out
+
+
+def notice_card(summary: str, indicator: str, lines: list[str], *,
+                link: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A card about the service itself (data it could not read, a record it will not assess)."""
+    return _card(summary, indicator, _markdown(lines, []), [], link)
+
+
+def with_record(found: list[dict[str, Any]], record: str) -> list[dict[str, Any]]:
+    """The cards, each naming the EHR record it was computed from (Patient id, identifiers)."""
+    for card in found:
+        card["detail"] = f"{card.get('detail', '')}\n\nRecord: {_escape(record)}".strip()
+    return found

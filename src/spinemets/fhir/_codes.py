@@ -9,6 +9,7 @@ slug, component (``sins.pain``) and band (``sins.band.stable``), and one per his
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -66,7 +67,39 @@ class Terminology:
     body: Mapping[str, Mapping[str, str]]
     weight_units: Mapping[str, Decimal]
     secondary: Mapping[str, Mapping[str, str]]
-    procedure_words: Mapping[str, tuple[str, ...]]
+    secondary_codes: Mapping[str, Mapping[str, Mapping[str, str]]]
+    vertebral_levels: Mapping[str, str]
+    primary_snomed: Mapping[str, str | None]
+    primary_icd10cm: Mapping[str, str | None]
+    procedures: Mapping[str, Mapping[str, str]]
+    unit_spellings: Mapping[str, str]
+    performance_answers: Mapping[str, Mapping[str, int]]
+    record_status: Mapping[str, frozenset[str]]
+    cds_topic: Mapping[str, str]
+    category: Mapping[str, Any]
+    history_items: frozenset[str]
+    agent_type: Mapping[str, Any]
+
+    def level_of_site(self, code: str) -> str | None:
+        """The vertebral level whose SNOMED CT body structure code is ``code``."""
+        return self._site_levels().get(code)
+
+    def _site_levels(self) -> Mapping[str, str]:
+        return {code: level for level, code in self.vertebral_levels.items()}
+
+    def primary_of(self, system: str, code: str) -> tuple[bool, str | None]:
+        """``(recognised, histology id or None)`` of a primary cancer code.
+
+        ICD-10-CM codes match by prefix (the longest listed prefix wins); SNOMED CT codes match
+        the curated list exactly.
+        """
+        if system == self.snomed:
+            return (code in self.primary_snomed, self.primary_snomed.get(code))
+        if system == self.icd10cm:
+            hits = [p for p in self.primary_icd10cm if code.upper().startswith(p)]
+            if hits:
+                return True, self.primary_icd10cm[max(hits, key=len)]
+        return False, None
 
     def lab_code(self, analyte: str) -> str | None:
         """The (first) LOINC code of ``analyte``, if interop.md lists one."""
@@ -82,14 +115,24 @@ def terminology() -> Terminology:
     text = resources.files("spinemets.fhir").joinpath("terminology.yaml").read_text("utf-8")
     raw: dict[str, Any] = safe_load(text)
     systems = raw["systems"]
+    base = (os.environ.get("SPINEMETS_FHIR_CANONICAL_BASE") or raw["canonical_base"]).rstrip("/")
     return Terminology(
         loinc=systems["loinc"], snomed=systems["snomed"], icd10cm=systems["icd10cm"],
-        ucum=systems["ucum"], project=raw["project_system"], case_ref=raw["case_ref_system"],
-        tables_hash=raw["tables_hash_system"], profiles=raw["mcode_profiles"],
+        ucum=systems["ucum"], project=raw["project_system"].format(base=base),
+        case_ref=raw["case_ref_system"].format(base=base),
+        tables_hash=raw["tables_hash_system"].format(base=base), profiles=raw["mcode_profiles"],
         performance=raw["performance"], labs=raw["labs"], body=raw["body"],
         weight_units={k: Decimal(v) for k, v in raw["weight_units"].items()},
         secondary=raw["secondary_cancer"],
-        procedure_words={k: tuple(v) for k, v in raw["procedure_words"].items()},
+        secondary_codes=raw["secondary_codes"],
+        vertebral_levels={str(k): str(v) for k, v in raw["vertebral_levels"].items()},
+        primary_snomed={str(k): v for k, v in raw["primary_cancer"]["snomed"].items()},
+        primary_icd10cm={str(k): v for k, v in raw["primary_cancer"]["icd10cm_prefix"].items()},
+        procedures=raw["procedures"], unit_spellings=raw["unit_spellings"],
+        performance_answers=raw["performance_answers"],
+        record_status={k: frozenset(v) for k, v in raw["record_status"].items()},
+        cds_topic=raw["cds_topic"], category=raw["observation_category"],
+        agent_type=raw["provenance_agent_type"], history_items=frozenset(raw["history_items"]),
     )
 
 
@@ -117,7 +160,7 @@ def case_items() -> tuple[CaseItem, ...]:
     items: list[CaseItem] = []
     for name, field in Case.model_fields.items():
         annotation = field.annotation
-        if name in {"format", "id", "lesions"} or not (
+        if name in {"format", "id", "lesions", "ehr"} or not (
                 isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             continue
         for path, label in _sections(annotation, (name,)):
@@ -146,6 +189,8 @@ def project_concepts() -> tuple[tuple[str, str], ...]:
     out.extend((item.code, f"Case item: {item.label}") for item in case_items())
     out.extend((f"histology.{h.id}", f"Primary histology: {h.label}")
                for h in catalogue().values())
+    topic = terminology().cds_topic
+    out.append((topic["code"], f"CDS Hooks card topic: {topic['display']}"))
     seen: dict[str, str] = {}
     for code, display in out:
         seen.setdefault(code, display)

@@ -1,10 +1,17 @@
 """``spinemets-case/1`` + its plan -> a FHIR R4 Bundle (collection).
 
 The Bundle holds the case inputs (Patient, Conditions, input Observations), one Observation per
-score (project CodeSystem; ECOG and KPS under their LOINC codes and mCODE profiles), a CarePlan
-with the plan's recommendations, a Provenance (software version, clinical tables hash, author)
-and the project CodeSystem. Every resource is checked by the R4B models of ``fhir.resources``
-before it is returned. Importing the Bundle gives the same case back (same scores, same plan).
+score (project CodeSystem; ECOG and KPS under their LOINC codes and mCODE profiles, with the
+LOINC answer code as interpretation), a CarePlan with the plan's recommendations, a Provenance
+(software version, clinical tables hash, author) and the project CodeSystem.
+
+Clinical time is kept: an input Observation's ``effectiveDateTime`` is when the value was
+measured or assessed (``case.ehr.observed_at``, filled by the FHIR import); a value with no known
+time has no ``effective[x]`` (so a re-import treats it as undated, never fresh). Scores carry
+``issued`` (when spinemets computed them); ``Provenance.recorded`` is the export time.
+
+Every resource is checked by the R4B models of ``fhir.resources`` before it is returned.
+Importing the Bundle gives the same case back (same values, dates, scores and plan).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 from spinemets.case import Case, load_case
 from spinemets.domain import catalogue
 from spinemets.fhir._codes import ITEM_UNITS, case_items, project_concepts, terminology
+from spinemets.fhir._import import PLAN_TITLE
 
 __all__ = ["code_system", "export_case", "software_version", "tables_hash"]
 
@@ -73,9 +81,15 @@ class _Builder:
     def __init__(self, case: Case, when: dt.datetime) -> None:
         self.case = case
         self.when = when.isoformat()
-        self.seed = case.id or "case"
+        ehr = case.ehr
+        # Different cases never share a Patient: a case without an id or an EHR patient id
+        # gets a fresh random seed.
+        self.seed = case.id or (f"ehr/{ehr.patient_id}" if ehr and ehr.patient_id else (
+            f"anonymous/{uuid.uuid4()}"))
+        self.patient_id = ehr.patient_id if ehr and ehr.patient_id else "patient"
+        self.observed = dict(ehr.observed_at) if ehr else {}
         self.entries: list[dict[str, Any]] = []
-        self.patient = self.url("Patient", "patient")
+        self.patient = self.url("Patient", self.patient_id)
         self.lesion_refs: list[str] = []
         self.inputs: dict[str, list[str]] = {"patient": []}
 
@@ -87,11 +101,25 @@ class _Builder:
         self.entries.append({"fullUrl": full, "resource": resource})
         return full
 
-    def observation(self, rid: str, code: dict[str, Any], value: dict[str, Any],
+    def observation(self, rid: str, code: dict[str, Any], value: dict[str, Any], *,
+                    path: str | None, category: str | None = None,
                     **extra: Any) -> dict[str, Any]:
-        return {"resourceType": "Observation", "id": rid, "status": "final", "code": code,
-                "subject": {"reference": self.patient}, "effectiveDateTime": self.when,
-                **value, **extra}
+        """An Observation dated when its value was measured (``path`` in observed_at).
+
+        ``path`` None: a spinemets result, ``issued`` now (no clinical time of its own).
+        """
+        out: dict[str, Any] = {"resourceType": "Observation", "id": rid, "status": "final"}
+        if category is not None:
+            t = terminology()
+            row = t.category[category]
+            out["category"] = [{"coding": [{"system": t.category["system"],
+                                            "code": row["code"], "display": row["display"]}]}]
+        out.update({"code": code, "subject": {"reference": self.patient}})
+        if path is None:
+            out["issued"] = self.when
+        elif path in self.observed:
+            out["effectiveDateTime"] = self.observed[path]
+        return {**out, **value, **extra}
 
 
 def _coding(system: str, code: str, display: str) -> dict[str, Any]:
@@ -125,7 +153,13 @@ def _lab(value: Any) -> dict[str, Any]:
 
 def _patient_and_conditions(b: _Builder) -> None:
     t = terminology()
-    patient: dict[str, Any] = {"resourceType": "Patient", "id": "patient"}
+    patient: dict[str, Any] = {"resourceType": "Patient", "id": b.patient_id}
+    identifiers = [{"system": i.system, "value": i.value} if i.system else {"value": i.value}
+                   for i in (b.case.ehr.identifier if b.case.ehr else ())]
+    if b.case.id:
+        identifiers.append({"system": t.case_ref, "value": b.case.id})
+    if identifiers:
+        patient["identifier"] = identifiers
     if b.case.patient.sex is not None:
         patient["gender"] = b.case.patient.sex
     b.add(patient)
@@ -143,7 +177,9 @@ def _patient_and_conditions(b: _Builder) -> None:
         b.lesion_refs.append(b.add({
             "resourceType": "Condition", "id": f"lesion-{index}",
             "subject": {"reference": b.patient}, "code": code,
-            "bodySite": [{"text": level} for level in lesion.levels or ()]}))
+            "bodySite": [{"coding": [{"system": t.snomed, "code": t.vertebral_levels[level]}],
+                          "text": level} if level in t.vertebral_levels else {"text": level}
+                         for level in lesion.levels or ()]}))
 
 
 def _standard_observations(b: _Builder) -> None:
@@ -154,15 +190,20 @@ def _standard_observations(b: _Builder) -> None:
         if value is None:
             continue
         row = t.performance[key]
+        answer = next((code for code, score in t.performance_answers[key].items()
+                       if score == value), None)
+        extra: dict[str, Any] = {"meta": {"profile": [t.profiles[key]]}}
+        if answer is not None:  # the LOINC answer list the mCODE profiles expect
+            extra["interpretation"] = [{"coding": [{"system": t.loinc, "code": answer}]}]
         b.inputs["patient"].append(b.add(b.observation(
             f"perf-{key}", _coding(t.loinc, row["code"], row["display"]),
-            {"valueInteger": value}, meta={"profile": [t.profiles[key]]})))
+            {"valueInteger": value}, path=f"performance.{key}", category="survey", **extra)))
     if b.case.patient.weight_kg is not None:
         row = t.body["weight"]
         b.inputs["patient"].append(b.add(b.observation(
             "body-weight", _coding(t.loinc, row["code"], row["display"]),
             {"valueQuantity": {"value": b.case.patient.weight_kg, "unit": "kg",
-                               "system": t.ucum, "code": "kg"}})))
+                               "system": t.ucum, "code": "kg"}}, path="patient.weight_kg")))
     for analyte in type(b.case.labs).model_fields:
         code = t.lab_code(analyte)
         given = b.case.labs.given(analyte)
@@ -170,7 +211,7 @@ def _standard_observations(b: _Builder) -> None:
             continue
         b.inputs["patient"].append(b.add(b.observation(
             f"lab-{_rid(analyte)}", _coding(t.loinc, code, t.labs[code]["display"]),
-            _value("labs", given))))
+            _value("labs", given), path=f"labs.{analyte}", category="laboratory")))
 
 
 def _item_observations(b: _Builder) -> None:
@@ -186,7 +227,7 @@ def _item_observations(b: _Builder) -> None:
             continue
         b.inputs["patient"].append(b.add(b.observation(
             f"item-{_rid(item.code)}", _coding(t.project, item.code, f"Case item: {item.label}"),
-            _value(item.code, value))))
+            _value(item.code, value), path=item.code)))
     for index, lesion in enumerate(b.case.lesions):
         refs = b.inputs.setdefault(lesion.label, [])
         for item in case_items():
@@ -196,7 +237,8 @@ def _item_observations(b: _Builder) -> None:
             refs.append(b.add(b.observation(
                 f"lesion-{index}-{_rid(item.path[0])}",
                 _coding(t.project, item.code, f"Case item: {item.label}"),
-                _value(item.code, value), focus=[{"reference": b.lesion_refs[index]}],
+                _value(item.code, value), path=f"lesions[{index}].{item.path[0]}",
+                focus=[{"reference": b.lesion_refs[index]}],
                 bodySite={"text": lesion.label})))
 
 
@@ -262,18 +304,16 @@ def _score_observations(b: _Builder, scores: list[Mapping[str, Any]]) -> list[st
                 extra["focus"] = [{"reference": b.lesion_refs[index]}]
         rid = _rid(f"score-{slug}-{lesion or 'patient'}")
         refs.append(b.add(b.observation(rid, _coding(t.project, slug, score["name"]),
-                                        _score_value(score), **extra)))
+                                        _score_value(score), path=None, category="survey",
+                                        **extra)))
     return refs
 
 
 def _performance_interpretation(b: _Builder, slug: str, score: Mapping[str, Any]) -> list[str]:
-    """ECOG / KPS: the input Observation (LOINC, mCODE profile) carries the band."""
+    """ECOG / KPS: the input Observation (LOINC, mCODE profile, LOINC answer code) is the score."""
     rid = f"perf-{slug}"
     for entry in b.entries:
         if entry["resource"]["id"] == rid:
-            interpretation = _interpretation(slug, score)
-            if interpretation:
-                entry["resource"]["interpretation"] = interpretation
             entry["resource"]["method"] = {"text": f"{score['name']} ({score['version']})"}
             return [entry["fullUrl"]]
     return []
@@ -305,7 +345,7 @@ def _care_plan(b: _Builder, plan: Mapping[str, Any], score_refs: list[str]) -> s
     notes.append({"text": "Decision support only: a clinician decides."})
     resource: dict[str, Any] = {
         "resourceType": "CarePlan", "id": "plan", "status": "draft", "intent": "proposal",
-        "title": "spinemets plan (decision support)", "subject": {"reference": b.patient},
+        "title": PLAN_TITLE, "subject": {"reference": b.patient},
         "created": b.when,
         "description": f"Triage: {triage['level']}. {triage['clinician_advice']}",
         "activity": [_activity(i, "Work-up") for i in plan["workup"]]
@@ -321,10 +361,14 @@ def _care_plan(b: _Builder, plan: Mapping[str, Any], score_refs: list[str]) -> s
 
 def _provenance(b: _Builder, targets: list[str], author: str | None) -> None:
     digest = tables_hash()
-    agents = [{"type": {"text": "software (assembler)"},
-               "who": {"display": f"spinemets {software_version()}"}}]
+    t = terminology()
+    agents: list[dict[str, Any]] = [{"type": {"text": "software (assembler)"},
+                                     "who": {"display": f"spinemets {software_version()}"}}]
     if author:
-        agents.append({"type": {"text": "author"}, "who": {"display": author}})
+        row = t.agent_type["author"]
+        agents.append({"type": {"coding": [{"system": t.agent_type["system"],
+                                            "code": row["code"], "display": row["display"]}],
+                                "text": "author"}, "who": {"display": author}})
     b.add({"resourceType": "Provenance", "id": "provenance",
            "target": [{"reference": r} for r in targets], "recorded": b.when, "agent": agents,
            "entity": [{"role": "source", "what": {

@@ -17,6 +17,7 @@ from typing import Any
 from spinemets.case import Case, load_case
 from spinemets.domain import catalogue, level_index, parse_lab, parse_level
 from spinemets.domain._levels import LEVELS
+from spinemets.domain._units import ANALYTES
 from spinemets.errors import CaseFormatError, InputError, ProblemDetail
 from spinemets.fhir._codes import ITEM_UNITS, CaseItem, case_items, terminology
 from spinemets.fhir._read import (
@@ -27,7 +28,19 @@ from spinemets.fhir._read import (
     texts,
 )
 
-__all__ = ["ImportResult", "Mapped", "Reason", "Unused", "Windows", "import_bundle"]
+__all__ = [
+    "DeceasedPatientError",
+    "ImportResult",
+    "Mapped",
+    "PatientInfo",
+    "Reason",
+    "Unused",
+    "Windows",
+    "import_bundle",
+    "import_checked",
+    "model_check_needed",
+    "radiotherapy_from_procedure",
+]
 
 
 class Reason(StrEnum):
@@ -47,6 +60,8 @@ class Reason(StrEnum):
     DERIVED = "derived"
     UNSUPPORTED_RESOURCE = "unsupported_resource"
     NO_LESION = "no_lesion"
+    OTHER_SUBJECT = "other_subject"
+    PRELIMINARY = "preliminary"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +116,7 @@ class ImportResult:
     mapped: tuple[Mapped, ...]
     unused: tuple[Unused, ...]
     as_of: dt.datetime
+    patient: PatientInfo | None = None
 
     @property
     def stale(self) -> tuple[Unused, ...]:
@@ -109,8 +125,11 @@ class ImportResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The import report: ``case``, ``provenance`` (per field) and ``unused``."""
-        return {"format": "spinemets-fhir-import/1", "as_of": self.as_of.isoformat(),
-                "case": self.document,
+        out: dict[str, Any] = {"format": "spinemets-fhir-import/1",
+                               "as_of": self.as_of.isoformat()}
+        if self.patient is not None:
+            out["patient"] = self.patient.to_dict()
+        return {**out, "case": self.document,
                 "provenance": [m.to_dict() for m in self.mapped],
                 "unused": [u.to_dict() for u in self.unused]}
 
@@ -125,13 +144,32 @@ class _Candidate:
     window: int | None  # days; None = no recency check
     error: tuple[Reason, str] | None = None
     note: str | None = None
+    preliminary: str | None = None  # the status when it is not final (preliminary, ...)
 
 
 @dataclass
 class _Lesion:
     ref: str
-    levels: list[str]
+    levels: list[str] | None  # None: a spinal lesion whose level the record does not give
     element: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientInfo:
+    """The EHR's Patient: its id and business identifiers, kept through import and export."""
+
+    source: str  # "Patient/abc"
+    id: str | None
+    identifiers: tuple[tuple[str, str], ...]  # (system, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "id": self.id,
+                "identifier": [{"system": s, "value": v} for s, v in self.identifiers]}
+
+
+class DeceasedPatientError(BundleFormatError):
+    """The Bundle's Patient is recorded as deceased: spinemets does not assess the case."""
 
 
 @dataclass
@@ -145,7 +183,10 @@ class _State:
     direct: list[Mapped] = field(default_factory=list)
     lesions: list[_Lesion] = field(default_factory=list)
     primaries: list[tuple[str, str, str]] = field(default_factory=list)  # (id, source, element)
-    procedures: list[tuple[str, list[str], str]] = field(default_factory=list)
+    # (source, levels, element, performed date)
+    procedures: list[tuple[str, list[str], str, str | None]] = field(default_factory=list)
+    patient_refs: set[str] = field(default_factory=set)  # references that name the Patient
+    patient: PatientInfo | None = None
 
     def report(self, source: str, element: str, reason: Reason, detail: str,
                *, when: dt.datetime | None = None, key: str | None = None) -> None:
@@ -209,12 +250,33 @@ class _Uncoded:
     texts: list[str]
 
 
+def _other_subject(state: _State, resource: Mapping[str, Any], name: str) -> bool:
+    """True (and reported) when the resource names a patient other than the Bundle's."""
+    for element in ("subject", "patient"):
+        ref = resource.get(element)
+        if not isinstance(ref, Mapping) or not ref.get("reference"):
+            continue
+        target = str(ref["reference"])
+        if not (target.startswith(("Patient/", "urn:")) or "/Patient/" in target):
+            continue  # a Group, Location, ...: not a patient reference
+        if state.patient_refs and target not in state.patient_refs:
+            state.report(name, element, Reason.OTHER_SUBJECT,
+                         f"{element} {target!r} is not this Bundle's Patient: never used")
+            return True
+    return False
+
+
 def _observation(state: _State, resource: Mapping[str, Any], name: str) -> None:
-    if resource.get("status") in {"entered-in-error", "cancelled"}:
-        state.report(name, "status", Reason.STATUS, f"status is {resource['status']}")
+    rules = terminology().record_status
+    status = resource.get("status")
+    if status in rules["observation_not_value"]:
+        state.report(name, "status", Reason.STATUS, f"status is {status}: not a value")
+        return
+    if _other_subject(state, resource, name):
         return
     when, _ = _when(resource)
     t = terminology()
+    before = len(state.candidates)
     for system, code, _display in codings(resource.get("code")):
         handler = None
         if system == t.loinc:
@@ -223,11 +285,35 @@ def _observation(state: _State, resource: Mapping[str, Any], name: str) -> None:
             handler = _project_handler(code)
         if handler is not None:
             handler(state, resource, name, when)
+            if status not in rules["observation_final"]:
+                for cand in state.candidates[before:]:
+                    cand.preliminary = str(status or "no status")
             return
-    shown = ", ".join(f"{s}|{c}" for s, c, _ in codings(resource.get("code"))) or ", ".join(
-        texts(resource.get("code"))) or "no code"
+    shown = _shown_codes(resource.get("code"))
     state.report(name, "code", Reason.UNKNOWN_CODE, f"observation code not mapped ({shown})",
                  when=when)
+
+
+def model_check_needed(resource: Mapping[str, Any]) -> bool:
+    """Whether the importer reads more of ``resource`` than its code and status.
+
+    An Observation whose code is not one spinemets reads is only reported (by its code), so
+    the CDS service may skip its model check (latency); everything else is checked.
+    """
+    if resource.get("resourceType") != "Observation":
+        return True
+    t = terminology()
+    for system, code, _ in codings(resource.get("code")):
+        if (system == t.loinc and _loinc_handler(code) is not None) or (
+                system == t.project and _project_handler(code) is not None):
+            return True
+    return False
+
+
+def _shown_codes(concept: object) -> str:
+    """Every coding as ``system|code 'display'`` (or the text): how a code is reported."""
+    shown = ", ".join(f"{s}|{c}" + (f" {d!r}" if d else "") for s, c, d in codings(concept))
+    return shown or ", ".join(texts(concept)) or "no code"
 
 
 Handler = Any
@@ -250,17 +336,69 @@ def _loinc_handler(code: str) -> Handler | None:
     return None
 
 
+def _answer(resource: Mapping[str, Any], element: str, key: str) -> tuple[int | None, str]:
+    """The score a LOINC answer code in ``element`` stands for, and the code shown."""
+    t = terminology()
+    answers = t.performance_answers[key]
+    concepts = resource.get(element)
+    concepts = concepts if isinstance(concepts, list) else [concepts]
+    for concept in concepts:
+        for system, code, _ in codings(concept):
+            if system == t.loinc and code in answers:
+                return answers[code], code
+    return None, ""
+
+
 def _performance(state: _State, resource: Mapping[str, Any], name: str,
                  when: dt.datetime | None, key: str) -> None:
     value = resource.get("valueInteger")
-    cand = _Candidate(f"performance.{key}", value, name, "valueInteger", when,
-                      state.windows.performance_days)
+    element = "valueInteger"
+    note = None
+    coded, answer = _answer(resource, "valueCodeableConcept", key)
+    if value is None and coded is not None:
+        value, element, note = coded, "valueCodeableConcept", f"LOINC answer {answer}"
+    cand = _Candidate(f"performance.{key}", value, name, element, when,
+                      state.windows.performance_days, note=note)
+    band, band_code = _answer(resource, "interpretation", key)
     if value is None:
         present = _plain_value(resource)
         cand.error = (Reason.INVALID_VALUE,
-                      f"{key.upper()} must be given as valueInteger"
+                      f"{key.upper()} must be given as valueInteger or a LOINC answer code"
                       + (f" (found {present[0]})" if present else " (no value)"))
+    elif isinstance(value, bool) or not isinstance(value, int):
+        cand.error = (Reason.INVALID_VALUE, f"{key.upper()} {value!r} is not a whole number")
+    elif band is not None and band != value:
+        cand.error = (Reason.CONFLICT, f"{key.upper()} {value} disagrees with its "
+                      f"interpretation {band_code} (= {band})")
     state.candidates.append(cand)
+
+
+def _ucum_unit(quantity: Mapping[str, Any], accepted: Collection[str]) -> tuple[str | None,
+                                                                               str | None]:
+    """The UCUM unit of a Quantity among ``accepted``, and a note when it was normalised.
+
+    The UCUM ``code`` is read when ``system`` is UCUM; with no system, the ``code`` or the
+    ``unit`` text. Spellings real systems emit (``mg/dl``, ``umol/l``, ``µmol/L``) are read as
+    the accepted UCUM unit they spell (terminology.yaml ``unit_spellings`` and letter case).
+    """
+    t = terminology()
+    system = quantity.get("system")
+    if system not in (None, t.ucum):
+        return None, None
+    raw = quantity.get("code") or (quantity.get("unit") if system is None else None)
+    if not isinstance(raw, str) or not raw:
+        return None, None
+    if raw in accepted and system == t.ucum:
+        return raw, None
+    spelled = t.unit_spellings.get(raw, raw)
+    by_fold = {unit.casefold(): unit for unit in accepted}
+    unit = spelled if spelled in accepted else by_fold.get(spelled.casefold())
+    if unit is None:
+        return None, None
+    where = "valueQuantity.code" if quantity.get("code") else "valueQuantity.unit"
+    how = "" if system == t.ucum else " (no UCUM system given)"
+    return unit, (None if unit == raw and not how
+                  else f"unit {raw!r} in {where} read as UCUM {unit!r}{how}")
 
 
 def _lab(state: _State, resource: Mapping[str, Any], name: str, when: dt.datetime | None,
@@ -268,13 +406,17 @@ def _lab(state: _State, resource: Mapping[str, Any], name: str, when: dt.datetim
     cand = _Candidate(f"labs.{analyte}", None, name, "valueQuantity", when,
                       state.windows.labs_days)
     quantity = resource.get("valueQuantity")
+    accepted = tuple(ANALYTES[analyte].factors)
+    unit, normalised = (_ucum_unit(quantity, accepted) if isinstance(quantity, Mapping)
+                        else (None, None))
     if not isinstance(quantity, Mapping) or quantity.get("value") is None:
         cand.error = (Reason.INVALID_VALUE, f"{analyte}: no valueQuantity with a value")
-    elif quantity.get("system") != terminology().ucum or not quantity.get("code"):
+    elif unit is None:
+        shown = quantity.get("code") or quantity.get("unit")
         cand.error = (Reason.UNSUPPORTED_UNIT,
-                      f"{analyte}: unit {quantity.get('unit')!r} is not coded in UCUM")
+                      f"{analyte}: unit {shown!r} is not one of {list(accepted)} (UCUM)")
     else:
-        given = {"value": quantity["value"], "unit": quantity["code"]}
+        given = {"value": quantity["value"], "unit": unit}
         try:
             lab = parse_lab(analyte, given)
         except InputError as exc:
@@ -284,7 +426,7 @@ def _lab(state: _State, resource: Mapping[str, Any], name: str, when: dt.datetim
             cand.error = (reason, problem.message)
         else:
             cand.value = given
-            cand.note = lab.describe()
+            cand.note = "; ".join(n for n in (normalised, lab.describe()) if n)
     state.candidates.append(cand)
 
 
@@ -319,6 +461,9 @@ def _project_handler(code: str) -> Handler | None:
             n, "code", Reason.DERIVED, f"a spinemets result ({code}): recomputed, not imported",
             when=w)
     item = {i.code: i for i in case_items()}.get(code)
+    analyte = code.removeprefix("labs.")
+    if item is None and code.startswith("labs.") and analyte in ANALYTES:
+        return lambda s, r, n, w: _lab(s, r, n, w, analyte)  # exported before it had a LOINC
     if item is None:
         return None
     return lambda s, r, n, w: _item(s, r, n, w, item)
@@ -336,8 +481,8 @@ def _item(state: _State, resource: Mapping[str, Any], name: str, when: dt.dateti
             return
         key = f"lesion:{lesion}:{item.path[0]}"
     found = _plain_value(resource)
-    cand = _Candidate(key, None, name, found[0] if found else "value[x]", when,
-                      state.windows.labs_days)
+    window = None if item.code in terminology().history_items else state.windows.labs_days
+    cand = _Candidate(key, None, name, found[0] if found else "value[x]", when, window)
     if found is None:
         cand.error = (Reason.INVALID_VALUE, f"{item.code}: no value")
     elif isinstance(found[1], _NoUcum):
@@ -368,11 +513,15 @@ def _lesion_of(state: _State, resource: Mapping[str, Any]) -> str | None:
 # -- conditions and procedures ------------------------------------------------------------------
 
 
-def _is_secondary(resource: Mapping[str, Any]) -> bool:
+def _secondary_code(resource: Mapping[str, Any]) -> tuple[str, str, Mapping[str, str]] | None:
+    """``(system, code, row)`` of the first secondary-cancer coding (terminology.yaml)."""
     t = terminology()
-    wanted = {(t.snomed, t.secondary["snomed"]["code"]),
-              (t.icd10cm, t.secondary["icd10cm"]["code"])}
-    return any((s, c) in wanted for s, c, _ in codings(resource.get("code")))
+    by_system = {t.snomed: t.secondary_codes["snomed"], t.icd10cm: t.secondary_codes["icd10cm"]}
+    for system, code, _ in codings(resource.get("code")):
+        row = by_system.get(system, {}).get(code)
+        if row is not None:
+            return system, code, row
+    return None
 
 
 def parse_levels(text: str) -> list[str] | None:
@@ -392,84 +541,193 @@ def parse_levels(text: str) -> list[str] | None:
     return list(LEVELS[low:high + 1])
 
 
+def _site(site: object) -> tuple[list[str] | None, str]:
+    """The levels one ``bodySite`` names (SNOMED CT body structure first, then its text)."""
+    t = terminology()
+    coded = [t.level_of_site(code) for system, code, _ in codings(site) if system == t.snomed]
+    levels = sorted({level for level in coded if level is not None}, key=level_index)
+    if levels:
+        return levels, "coding"
+    names = texts(site)
+    parsed = [p for p in (parse_levels(text) for text in names) if p is not None]
+    if parsed and all(p == parsed[0] for p in parsed):
+        return parsed[0], "text"
+    shown = _shown_codes(site)
+    return None, shown
+
+
 def _site_levels(state: _State, resource: Mapping[str, Any], name: str) -> list[str]:
     levels: list[str] = []
     for index, site in enumerate(resource.get("bodySite") or ()):
-        names = texts(site)
-        parsed = [p for p in (parse_levels(t) for t in names) if p is not None]
-        if not parsed or any(p != parsed[0] for p in parsed):
+        found, detail = _site(site)
+        if found is None:
             state.report(name, f"bodySite[{index}]", Reason.AMBIGUOUS_LEVEL,
-                         f"body site {names[0] if names else '(no text)'!r} does not name one "
-                         "vertebral level or range (O, C1-C7, T1-T12, L1-L5, S1-S5)")
+                         f"body site {detail} does not name one vertebral level or range "
+                         "(O, C1-C7, T1-T12, L1-L5, S1-S5; SNOMED CT vertebra codes)")
             continue
-        levels.extend(level for level in parsed[0] if level not in levels)
-    return levels
+        levels.extend(level for level in found if level not in levels)
+    return sorted(levels, key=level_index)
 
 
-def _secondary(state: _State, resource: Mapping[str, Any], name: str) -> None:
-    if not resource.get("bodySite"):
-        state.report(name, "bodySite", Reason.AMBIGUOUS_LEVEL,
-                     "secondary cancer without a body site: not placed at a vertebral level")
+_REGION_LETTER = {"cervical": "C", "thoracic": "T", "lumbar": "L", "sacral": "S"}
+
+
+def _condition_current(state: _State, resource: Mapping[str, Any], name: str,
+                       what: str) -> bool:
+    """False (and reported, with the code) when the Condition is not current."""
+    rules = terminology().record_status
+    for element, key in (("verificationStatus", "condition_not_current_verification"),
+                         ("clinicalStatus", "condition_not_current_clinical")):
+        for _, code, _ in codings(resource.get(element)):
+            if code in rules[key]:
+                state.report(name, element, Reason.STATUS,
+                             f"{what} ({_shown_codes(resource.get('code'))}) is recorded as "
+                             f"{code}: not a current condition")
+                return False
+    return True
+
+
+def _secondary(state: _State, resource: Mapping[str, Any], name: str,
+               found: tuple[str, str, Mapping[str, str]]) -> None:
+    system, code, row = found
+    region = row.get("region")
+    if not _condition_current(state, resource, name, "secondary cancer"):
         return
-    levels = _site_levels(state, resource, name)
-    if not levels:
+    if region == "spinal cord":
+        state.report(name, "code", Reason.NOT_IN_CASE_FORMAT,
+                     f"{system}|{code} {row['display']!r}: a spinal cord (intramedullary) "
+                     "metastasis is not a vertebral lesion; the case format has no field for "
+                     "it: review it yourself")
+        return
+    levels = _site_levels(state, resource, name) if resource.get("bodySite") else []
+    letter = _REGION_LETTER.get(region or "")
+    if levels and letter and any(not level.startswith(letter) for level in levels):
+        state.report(name, "bodySite", Reason.AMBIGUOUS_LEVEL,
+                     f"body site {levels} is not in the {region} spine the code names "
+                     f"({code}): the level is left unknown")
+        levels = []
+    if not levels and region is None:
+        state.report(name, "bodySite", Reason.AMBIGUOUS_LEVEL,
+                     f"secondary cancer ({system}|{code} {row['display']!r}) without a "
+                     "vertebral body site: not placed in the spine")
         return
     for lesion in state.lesions:
-        clash = set(levels) & set(lesion.levels)
+        clash = set(levels) & set(lesion.levels or ())
         if clash:
             state.report(name, "bodySite", Reason.AMBIGUOUS_LEVEL,
-                         f"level {sorted(clash)[0]} is already a lesion in {lesion.ref}: a "
-                         "level belongs to one lesion")
+                         f"level {sorted(clash, key=level_index)[0]} is already a lesion in "
+                         f"{lesion.ref}: a level belongs to one lesion")
             return
-    state.lesions.append(_Lesion(name, levels, "bodySite"))
+    if levels:
+        state.lesions.append(_Lesion(name, levels, "bodySite"))
+    else:
+        state.lesions.append(_Lesion(name, None, "code", note=(
+            f"{row['display']} ({code}): {region} spine, level not recorded")))
 
 
-def _histology_of(resource: Mapping[str, Any]) -> tuple[str, str] | None:
+def _histology_of(state: _State, resource: Mapping[str, Any], name: str) -> tuple[
+        str, str] | None:
+    """The catalogue id of a primary cancer, by code only (reported when not mapped)."""
     t = terminology()
     for system, code, _ in codings(resource.get("code")):
         if system == t.project and code.startswith("histology."):
             hid = code.removeprefix("histology.")
             if hid in catalogue():
                 return hid, "code.coding"
-    by_name = {h.label.lower(): h.id for h in catalogue().values()}
-    by_name.update({h.id: h.id for h in catalogue().values()})
-    for text in texts(resource.get("code")):
-        named = by_name.get(text.strip().lower())
-        if named is not None:
-            return named, "code.text"
+    for system, code, display in codings(resource.get("code")):
+        recognised, mapped = t.primary_of(system, code)
+        if recognised and mapped is not None:
+            return mapped, "code.coding"
+        if recognised:
+            state.report(name, "code", Reason.AMBIGUOUS,
+                         f"primary cancer {system}|{code} {display!r} does not name one "
+                         "histology of the catalogue (e.g. lung cancer without its type): "
+                         "choose it yourself")
+            return None
+    if not any(True for _ in codings(resource.get("code"))):
+        by_name = {h.label.lower(): h.id for h in catalogue().values()}
+        by_name.update({h.id: h.id for h in catalogue().values()})
+        for text in texts(resource.get("code")):
+            named = by_name.get(text.strip().lower())
+            if named is not None:
+                return named, "code.text"
+    state.report(name, "code", Reason.UNKNOWN_CODE,
+                 f"condition not mapped ({_shown_codes(resource.get('code'))}): neither a "
+                 "secondary cancer in the spine nor a primary cancer code of the histology "
+                 "catalogue; if it is the primary cancer, choose its histology yourself")
     return None
 
 
 def _condition(state: _State, resource: Mapping[str, Any], name: str) -> None:
-    if _is_secondary(resource):
-        _secondary(state, resource, name)
+    if _other_subject(state, resource, name):
         return
-    found = _histology_of(resource)
-    if found is None:
-        shown = ", ".join(texts(resource.get("code"))) or "no text"
-        state.report(name, "code", Reason.UNKNOWN_CODE,
-                     f"condition not mapped: neither a secondary cancer (SNOMED CT 128462008, "
-                     f"ICD-10-CM C79.51) nor a primary in the histology catalogue ({shown})")
+    found = _secondary_code(resource)
+    if found is not None:
+        _secondary(state, resource, name, found)
         return
-    state.primaries.append((found[0], name, found[1]))
+    if not _condition_current(state, resource, name, "condition"):
+        return
+    histology = _histology_of(state, resource, name)
+    if histology is not None:
+        state.primaries.append((histology[0], name, histology[1]))
+
+
+def radiotherapy_from_procedure(state: _State, resource: Mapping[str, Any],
+                                name: str) -> bool:
+    """Radiotherapy Procedure (mCODE codes, SNOMED CT only) -> prior radiotherapy of a lesion.
+
+    The one place where a radiotherapy Procedure becomes case data: today it sets
+    ``lesions[].prior_radiotherapy`` for the lesions at its ``bodySite`` levels. Returns False
+    when the code is not a radiotherapy code.
+    """
+    t = terminology()
+    codes = [(c, d) for s, c, d in codings(resource.get("code"))
+             if s == t.snomed and c in t.procedures["radiotherapy"]]
+    if not codes:
+        return False
+    levels = _site_levels(state, resource, name)
+    if not levels:
+        state.report(name, "bodySite", Reason.NO_LESION,
+                     f"radiotherapy ({t.snomed}|{codes[0][0]}) without a vertebral body site: "
+                     "not linked to a spinal lesion")
+        return True
+    performed = _performed(resource)
+    state.procedures.append((name, levels, f"code.coding ({codes[0][0]})", performed))
+    return True
+
+
+def _performed(resource: Mapping[str, Any]) -> str | None:
+    """When a Procedure was done (``performedDateTime``, else the end or start of its period)."""
+    for value in (resource.get("performedDateTime"),
+                  (resource.get("performedPeriod") or {}).get("end"),
+                  (resource.get("performedPeriod") or {}).get("start")):
+        when = parse_fhir_datetime(value)
+        if when is not None:
+            return when.isoformat()
+    return None
 
 
 def _procedure(state: _State, resource: Mapping[str, Any], name: str) -> None:
-    if resource.get("status") in {"not-done", "entered-in-error"}:
-        state.report(name, "status", Reason.STATUS, f"status is {resource['status']}")
-        return
-    words = " ".join(texts(resource.get("code"))).lower()
     t = terminology()
-    if any(w in words.split() or w in words for w in t.procedure_words["radiotherapy"]):
-        levels = _site_levels(state, resource, name)
-        state.procedures.append((name, levels, "code.text"))
+    status = resource.get("status")
+    if status in t.record_status["procedure_not_done"]:
+        state.report(name, "status", Reason.STATUS, f"status is {status}: not done")
         return
-    if any(w in words for w in t.procedure_words["surgery"]):
+    if _other_subject(state, resource, name):
+        return
+    if radiotherapy_from_procedure(state, resource, name):
+        return
+    surgery = [c for s, c, _ in codings(resource.get("code"))
+               if s == t.snomed and c in t.procedures["spinal_surgery"]]
+    if surgery:
         state.report(name, "code", Reason.NOT_IN_CASE_FORMAT,
-                     "prior spinal surgery: the case format has no prior-surgery field")
+                     f"prior spinal surgery ({t.snomed}|{surgery[0]} "
+                     f"{t.procedures['spinal_surgery'][surgery[0]]!r}): the case format has no "
+                     "prior-surgery field")
         return
     state.report(name, "code", Reason.UNKNOWN_CODE,
-                 f"procedure not recognised ({words or 'no text'})")
+                 f"procedure not recognised ({_shown_codes(resource.get('code'))}): "
+                 "procedures are read by SNOMED CT code only")
 
 
 # -- resolution ---------------------------------------------------------------------------------
@@ -486,7 +744,25 @@ def _stale(state: _State, cand: _Candidate) -> str | None:
     return None
 
 
+def _final_only(state: _State, group: list[_Candidate]) -> list[_Candidate]:
+    """Preliminary values are used only when nothing final exists (and are marked so)."""
+    final = [c for c in group if c.preliminary is None and c.error is None]
+    if not final:
+        for cand in group:
+            if cand.preliminary is not None:
+                cand.note = ((cand.note + "; ") if cand.note else "") + (
+                    f"status {cand.preliminary}: no final value exists")
+        return group
+    for cand in group:
+        if cand.preliminary is not None:
+            state.report(cand.source, "status", Reason.PRELIMINARY,
+                         f"status {cand.preliminary}: a final value exists ({final[0].source})",
+                         when=cand.when, key=cand.key)
+    return [c for c in group if c.preliminary is None]
+
+
 def _resolve(state: _State, group: list[_Candidate]) -> _Candidate | None:
+    group = _final_only(state, group)
     oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
     group.sort(key=lambda c: c.when or oldest, reverse=True)
     newest = group[0]
@@ -549,8 +825,8 @@ def _apply_primaries(state: _State, case: dict[str, Any]) -> None:
 
 def _apply_procedures(state: _State, case: dict[str, Any],
                       lesion_index: dict[str, int]) -> None:
-    for source, levels, element in state.procedures:
-        hits = [lesion for lesion in state.lesions if set(lesion.levels) & set(levels)]
+    for source, levels, element, performed in state.procedures:
+        hits = [lesion for lesion in state.lesions if set(lesion.levels or ()) & set(levels)]
         if not hits:
             state.report(source, "bodySite", Reason.NO_LESION,
                          "prior radiotherapy at a level with no lesion in the Bundle")
@@ -564,7 +840,31 @@ def _apply_procedures(state: _State, case: dict[str, Any],
                 continue
             case["lesions"][index]["prior_radiotherapy"] = True
             state.direct.append(Mapped(f"lesions[{index}].prior_radiotherapy", True, source,
-                                       f"{element}, bodySite"))
+                                       f"{element}, bodySite", performed))
+
+
+def _deceased(resource: Mapping[str, Any], name: str, index: int) -> None:
+    for element in ("deceasedBoolean", "deceasedDateTime"):
+        value = resource.get(element)
+        if value is None or value is False:
+            continue
+        when = f" on {value}" if isinstance(value, str) else ""
+        raise DeceasedPatientError.single(
+            f"entry[{index}].resource.{element}",
+            f"{name} is recorded as deceased{when}: spinemets does not assess a deceased "
+            "patient; check the record", value=value if isinstance(value, str) else True)
+
+
+def _patient_refs(state: _State, resource: Mapping[str, Any], name: str,
+                  full_url: str | None) -> None:
+    rid = resource.get("id")
+    state.patient_refs.add(name)
+    if full_url:
+        state.patient_refs.add(full_url)
+    identifiers = tuple(
+        (str(i.get("system") or ""), str(i["value"])) for i in resource.get("identifier") or ()
+        if isinstance(i, Mapping) and i.get("value"))
+    state.patient = PatientInfo(name, str(rid) if rid else None, identifiers)
 
 
 def _patient(state: _State, resource: Mapping[str, Any], name: str) -> None:
@@ -583,20 +883,40 @@ def _patient(state: _State, resource: Mapping[str, Any], name: str) -> None:
     today = state.as_of.date()
     years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     state.direct.append(Mapped("patient.age_years", float(years), name, "birthDate",
+                               state.as_of.isoformat(),
                                note=f"age on {today.isoformat()}"))
 
 
 _READERS = {"Observation": _observation, "Condition": _condition, "Procedure": _procedure}
-_DERIVED = {"CarePlan", "Provenance", "CodeSystem"}
+#: The title spinemets gives the CarePlan it exports (how its own plan is recognised).
+PLAN_TITLE = "spinemets plan (decision support)"
 
 
-def _scan(state: _State, entries: list[tuple[int, Mapping[str, Any], str]]) -> None:
+def _derived(resource: Mapping[str, Any]) -> bool:
+    """Whether a CarePlan, Provenance or CodeSystem is spinemets' own output."""
+    t = terminology()
+    kind = resource["resourceType"]
+    if kind == "CarePlan":
+        return resource.get("title") == PLAN_TITLE
+    if kind == "CodeSystem":
+        return resource.get("url") == t.project
+    if kind == "Provenance":
+        return any(isinstance(e, Mapping) and isinstance(e.get("what"), Mapping)
+                   and (e["what"].get("identifier") or {}).get("system") == t.tables_hash
+                   for e in resource.get("entity") or ())
+    return False
+
+
+def _scan(state: _State, entries: list[tuple[int, Mapping[str, Any], str]],
+          full_urls: Mapping[int, str]) -> None:
     patients = [(i, r, n) for i, r, n in entries if r["resourceType"] == "Patient"]
     if len(patients) > 1:
         raise BundleFormatError([
             ProblemDetail(f"entry[{i}].resource", "the Bundle holds more than one Patient: "
                           "import one patient at a time", n) for i, _, n in patients])
-    for _, resource, name in patients:
+    for index, resource, name in patients:
+        _deceased(resource, name, index)
+        _patient_refs(state, resource, name, full_urls.get(index))
         _patient(state, resource, name)
     # Conditions first: lesion observations and procedures refer to them.
     order = sorted(entries, key=lambda e: e[1]["resourceType"] != "Condition")
@@ -607,7 +927,7 @@ def _scan(state: _State, entries: list[tuple[int, Mapping[str, Any], str]]) -> N
         reader = _READERS.get(kind)
         if reader is not None:
             reader(state, resource, name)
-        elif kind in _DERIVED:
+        elif _derived(resource):
             state.report(name, "resourceType", Reason.DERIVED,
                          f"{kind}: spinemets output or metadata, not case input")
         else:
@@ -625,9 +945,11 @@ def _build(state: _State, bundle: Mapping[str, Any]) -> tuple[dict[str, Any], li
         _place(case, {}, _Candidate(item.field, item.value, "", "", None, None))
     lesion_index = {lesion.ref: i for i, lesion in enumerate(state.lesions)}
     if state.lesions:
-        case["lesions"] = [{"levels": list(lesion.levels)} for lesion in state.lesions]
-        mapped.extend(Mapped(f"lesions[{i}].levels", list(lesion.levels), lesion.ref,
-                             lesion.element) for i, lesion in enumerate(state.lesions))
+        case["lesions"] = [{"levels": list(lesion.levels)} if lesion.levels else {}
+                           for lesion in state.lesions]
+        mapped.extend(Mapped(f"lesions[{i}].levels", list(lesion.levels) if lesion.levels
+                             else None, lesion.ref, lesion.element, note=lesion.note)
+                      for i, lesion in enumerate(state.lesions))
     _apply_primaries(state, case)
     groups: dict[str, list[_Candidate]] = {}
     for cand in state.candidates:
@@ -642,7 +964,25 @@ def _build(state: _State, bundle: Mapping[str, Any]) -> tuple[dict[str, Any], li
     _apply_procedures(state, case, lesion_index)
     mapped.extend(state.direct[before:])
     mapped.extend(m for m in state.direct[:before] if m.field == "cancer.primary")
+    _ehr_source(state, case, mapped)
     return case, mapped
+
+
+def _ehr_source(state: _State, case: dict[str, Any], mapped: list[Mapped]) -> None:
+    """The EHR Patient and when each value was measured: kept in the case for the export."""
+    observed = {m.field: m.date for m in mapped if m.date is not None}
+    patient = state.patient
+    source: dict[str, Any] = {}
+    if patient is not None and patient.id and len(patient.id) <= 64 and all(
+            ch.isalnum() or ch in "-." for ch in patient.id):
+        source["patient_id"] = patient.id
+    if patient is not None and patient.identifiers:
+        source["identifier"] = [{"system": s[:500], "value": v[:200]}
+                                for s, v in patient.identifiers[:20]]
+    if observed:
+        source["observed_at"] = observed
+    if source:
+        case["ehr"] = source
 
 
 def _drop(case: dict[str, Any], path: str) -> None:
@@ -701,12 +1041,28 @@ def import_bundle(
     BundleFormatError
         The Bundle is malformed; each problem names the entry index and element path.
     """
-    data = check_bundle(bundle)
+    return import_checked(check_bundle(bundle), as_of=as_of, windows=windows,
+                          accept_stale=accept_stale)
+
+
+def import_checked(
+    data: Mapping[str, Any],
+    *,
+    as_of: dt.datetime | None = None,
+    windows: Windows | None = None,
+    accept_stale: Collection[str] | bool = False,
+) -> ImportResult:
+    """:func:`import_bundle` for a Bundle whose resources were each checked already.
+
+    The CDS service checks every resource on its own (an invalid one is skipped and reported,
+    not fatal) and then calls this, so nothing is validated twice.
+    """
     when = as_of or dt.datetime.now(dt.UTC)
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     state = _State(when, windows or Windows(), accept_stale)
     entries = []
+    full_urls: dict[int, str] = {}
     for index, entry in enumerate(data.get("entry", [])):
         resource = entry["resource"]
         name = _name(resource, index)
@@ -714,9 +1070,10 @@ def import_bundle(
         state.refs[name] = name
         if entry.get("fullUrl"):
             state.refs[str(entry["fullUrl"])] = name
-    _scan(state, entries)
+            full_urls[index] = str(entry["fullUrl"])
+    _scan(state, entries, full_urls)
     case, mapped = _build(state, data)
     validated = _validated(state, case, mapped)
     order = {m.field: i for i, m in enumerate(mapped)}
     return ImportResult(validated, case, tuple(sorted(mapped, key=lambda m: order[m.field])),
-                        tuple(state.unused), when)
+                        tuple(state.unused), when, state.patient)

@@ -174,9 +174,13 @@ def _radiotherapy(bundle: dict[str, Any], rng: random.Random) -> None:
     bundle["entry"].remove(entry)
     if not entry["resource"].get("valueBoolean"):
         return
+    rt_codes = terminology().procedures["radiotherapy"]
+    rt_code = next(iter(rt_codes))  # the course of treatment, the first listed
     bundle["entry"].append({"fullUrl": "urn:uuid:" + _uuid(rng), "resource": {
         "resourceType": "Procedure", "id": "prior-rt", "status": "completed",
-        "code": {"text": "Radiotherapy to the spine"},
+        "code": {"coding": [{"system": terminology().snomed, "code": rt_code,
+                             "display": rt_codes[rt_code]}],
+                 "text": "Radiotherapy to the spine"},
         "subject": {"reference": bundle["entry"][0]["fullUrl"]},
         "performedDateTime": _date(200),
         "bodySite": lesion["resource"]["bodySite"]}, "search": {"mode": "match"}})

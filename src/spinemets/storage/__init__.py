@@ -22,8 +22,13 @@ from spinemets.storage._audit import (
 )
 from spinemets.storage._backup import BackupError, backup, fingerprint, restore
 from spinemets.storage._cds import (
+    CdsCard,
+    CdsTokenUse,
+    cds_card_issued,
+    claim_cds_jti,
     list_cds_feedback,
     open_cds_handoff,
+    record_cds_cards,
     record_cds_feedback,
     store_cds_handoff,
 )
@@ -101,8 +106,10 @@ __all__ = [
     "CaseNotFoundError",
     "CaseRecord",
     "CaseVersion",
+    "CdsCard",
     "CdsFeedback",
     "CdsHandoff",
+    "CdsTokenUse",
     "Change",
     "ExportTally",
     "InvalidCaseRefError",
@@ -116,7 +123,9 @@ __all__ = [
     "add_meeting_case",
     "backup",
     "case_versions",
+    "cds_card_issued",
     "check_case_ref",
+    "claim_cds_jti",
     "clear_failures",
     "consume_login_nonce",
     "count_audit",
@@ -152,6 +161,7 @@ __all__ = [
     "pseudonymised_cases",
     "purge_case",
     "record_audit",
+    "record_cds_cards",
     "record_cds_feedback",
     "record_decision",
     "record_failure",

@@ -50,7 +50,7 @@ def pseudonymise_case(data: dict[str, Any], *, secret: bytes) -> dict[str, Any] 
     except (ValueError, InputError):
         return None
     out: dict[str, Any] = case.model_dump(mode="json", exclude_none=True,
-                                          exclude={"id", "labs"})
+                                          exclude={"id", "labs", "ehr"})
     out["id"] = pseudonym(str(data.get("id") or ""), secret=secret)
     cancer = out.get("cancer", {})
     diagnosed = cancer.pop("diagnosis_date", None)

@@ -6,9 +6,22 @@ or set on ``app.state.spinemets_cds`` by the caller):
 - ``issuers``: JSON object, allow-listed ``iss`` -> its JWKS (``{"keys": [...]}``);
 - ``allowed_jku``: JSON list of allow-listed ``jku`` header values;
 - ``service_base``: the public base URL of ``/cds-services`` (the JWT ``aud`` is
-  ``{service_base}/{id}``, exactly); default: the URL the request came to;
+  ``{service_base}/{id}``, exactly). Taken from configuration only, never from the request;
+  required in production (calls are refused with 503 until it is set); elsewhere it defaults
+  to ``http://localhost:8000/cds-services``;
+- ``app_base``: the public base URL of the web app for card links (default: ``service_base``
+  without ``/cds-services``);
+- ``fhir_servers``: JSON object, issuer -> list of the FHIR base URLs the service may read for
+  that issuer (``fhirServer`` must match one exactly; nothing else is ever fetched);
+- ``fetch_budget_s`` (2), ``fetch_max_bytes`` (10 MB), ``fetch_max_pages`` (10): the time
+  budget of all reads of one hook, the size limit of one answer and the page limit of a search;
 - ``allowed_origins``: JSON list of browser origins allowed by CORS (none by default);
 - ``insecure_disable_auth``: development only, off by default, logged loudly when on.
+
+Data that cannot be read (an HTTP error, an OperationOutcome, HTML, a timeout) gives a
+``warning`` card saying so, never "no cards"; an invalid resource is skipped and reported in a
+card. Used ``jti`` values and issued card ids are kept in the database (every worker shares
+them; feedback is accepted only for cards this service issued).
 
 Every call is audited through :func:`audit` into the application's audit trail (service, hook
 instance, outcome, issuer; no case content). Feedback on cards is stored in ``cds_feedback``;
@@ -22,18 +35,34 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-import httpx
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from spinemets import storage
-from spinemets.fhir._cds import PREFETCH, SERVICE_ID, cards, service_definition
+from spinemets.fhir._cds import (
+    PREFETCH,
+    SERVICE_ID,
+    cards,
+    notice_card,
+    service_definition,
+    with_record,
+)
 from spinemets.fhir._jwt import JwtError, JwtVerifier
 from spinemets.web.api._strict import StrictJSONRoute
+from spinemets.web.cds._fetch import (
+    FHIR_ID,
+    Fetcher,
+    FetchError,
+    FetchLimits,
+    allowed_base,
+    outcome_errors,
+)
 
 __all__ = ["CdsSettings", "audit", "feedback_entries", "router"]
 
@@ -49,14 +78,31 @@ class CdsSettings(BaseSettings):
     issuers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     allowed_jku: list[str] = Field(default_factory=list)
     service_base: str | None = None
+    app_base: str | None = None
+    fhir_servers: dict[str, list[str]] = Field(default_factory=dict)
+    fetch_budget_s: float = Field(default=2.0, gt=0, le=30)
+    fetch_max_bytes: int = Field(default=10_000_000, gt=0)
+    fetch_max_pages: int = Field(default=10, ge=1, le=100)
     allowed_origins: list[str] = Field(default_factory=list)
     insecure_disable_auth: bool = False
 
 
+#: ``service_base`` outside production when it is not configured (never the request's host).
+DEV_SERVICE_BASE = "http://localhost:8000/cds-services"
+
+
 class _Runtime:
-    def __init__(self, settings: CdsSettings) -> None:
+    def __init__(self, settings: CdsSettings, sessions: Any) -> None:
         self.settings = settings
-        self.verifier = JwtVerifier(settings.issuers, allowed_jku=tuple(settings.allowed_jku))
+
+        def fresh(issuer: str, jti: str, exp: float) -> bool:
+            until = dt.datetime.fromtimestamp(exp, dt.UTC)
+            return storage.claim_cds_jti(sessions, issuer=issuer, jti=jti, expires_at=until)
+
+        self.verifier = JwtVerifier(settings.issuers, allowed_jku=tuple(settings.allowed_jku),
+                                    replay_store=fresh)
+        self.limits = FetchLimits(settings.fetch_budget_s, settings.fetch_max_bytes,
+                                  settings.fetch_max_pages)
 
 
 def _runtime(request: Request) -> _Runtime:
@@ -64,7 +110,7 @@ def _runtime(request: Request) -> _Runtime:
     runtime: _Runtime | None = getattr(state, "spinemets_cds_runtime", None)
     if runtime is None:
         settings = getattr(state, "spinemets_cds", None) or CdsSettings()
-        runtime = _Runtime(settings)
+        runtime = _Runtime(settings, state.spinemets.sessions)
         state.spinemets_cds_runtime = runtime
         if settings.insecure_disable_auth:
             logger.critical("CDS HOOKS JWT CHECK IS OFF (SPINEMETS_CDS_INSECURE_DISABLE_AUTH): "
@@ -126,6 +172,25 @@ def _json(request: Request, body: dict[str, Any]) -> JSONResponse:
     return response
 
 
+def _service_base(request: Request) -> str | None:
+    """The configured public base of ``/cds-services`` (None: production, not configured)."""
+    base = _runtime(request).settings.service_base
+    if base:
+        return base.rstrip("/")
+    if request.app.state.spinemets.settings.environment == "production":
+        logger.critical("SPINEMETS_CDS_SERVICE_BASE is not set: CDS Hooks calls are refused "
+                        "(the JWT audience comes from configuration only)")
+        return None
+    return DEV_SERVICE_BASE
+
+
+def _app_base(request: Request) -> str:
+    settings = _runtime(request).settings
+    if settings.app_base:
+        return settings.app_base.rstrip("/")
+    return (_service_base(request) or DEV_SERVICE_BASE).removesuffix("/cds-services")
+
+
 def _authorised(request: Request, service: str) -> JSONResponse | dict[str, Any]:
     runtime = _runtime(request)
     settings = runtime.settings
@@ -134,8 +199,12 @@ def _authorised(request: Request, service: str) -> JSONResponse | dict[str, Any]
         if environment == "development":
             logger.critical("CDS Hooks call accepted WITHOUT JWT verification (development)")
             return {"iss": "unverified"}
-    base = settings.service_base or str(request.base_url).rstrip("/") + "/cds-services"
-    audience = f"{base.rstrip('/')}/{service}"
+    base = _service_base(request)
+    if base is None:
+        audit(request, "cds_call", "refused", service=service, reason="no_service_base")
+        return _outcome(503, "exception", "the CDS service's public URL "
+                        "(SPINEMETS_CDS_SERVICE_BASE) is not configured", request)
+    audience = f"{base}/{service}"
     try:
         return runtime.verifier.verify(request.headers.get("authorization"), audience=audience)
     except JwtError as exc:
@@ -172,9 +241,9 @@ class _Authorization(BaseModel):
 class _Context(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    userId: str  # noqa: N815 - CDS Hooks field names
-    patientId: str  # noqa: N815
-    encounterId: str | None = None  # noqa: N815
+    userId: str = Field(max_length=500)  # noqa: N815 - CDS Hooks field names
+    patientId: str = Field(pattern=FHIR_ID.pattern)  # noqa: N815 - a FHIR id: no traversal
+    encounterId: str | None = Field(default=None, max_length=500)  # noqa: N815
 
 
 class _HookRequest(BaseModel):
@@ -183,49 +252,146 @@ class _HookRequest(BaseModel):
     hook: Literal["patient-view"]
     hookInstance: uuid.UUID  # noqa: N815
     context: _Context
-    fhirServer: str | None = None  # noqa: N815
+    fhirServer: str | None = Field(default=None, max_length=2000)  # noqa: N815
     fhirAuthorization: _Authorization | None = None  # noqa: N815
     prefetch: dict[str, Any] | None = None
+    extension: dict[str, Any] | None = None
 
 
 class _DataMissingError(Exception):
     pass
 
 
-def _fetch(hook: _HookRequest, key: str) -> Any:
+@dataclass
+class _Gathered:
+    """What the hook could read: entries, what could not be fetched, what was skipped."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _fetcher(hook: _HookRequest, issuer: str, runtime: _Runtime) -> Fetcher:
+    """A reader of the hook's ``fhirServer`` if it is allow-listed for ``issuer``."""
     if not hook.fhirServer:
-        raise _DataMissingError(f"prefetch {key!r} is missing and no fhirServer was given")
-    query = PREFETCH[key].replace("{{context.patientId}}", hook.context.patientId)
-    headers = {"Accept": "application/fhir+json"}
-    if hook.fhirAuthorization is not None:
-        headers["Authorization"] = f"Bearer {hook.fhirAuthorization.access_token}"
-    try:
-        with httpx.Client(timeout=10.0) as client:
-            response = client.get(f"{hook.fhirServer.rstrip('/')}/{query}", headers=headers)
-    except httpx.HTTPError as exc:
-        raise _DataMissingError(f"{key}: the FHIR server could not be reached") from exc
-    if response.status_code != 200:
-        raise _DataMissingError(f"{key}: the FHIR server answered {response.status_code}")
-    return response.json()
+        raise _DataMissingError("prefetch is missing and no fhirServer was given")
+    base = allowed_base(hook.fhirServer, runtime.settings.fhir_servers.get(issuer, []))
+    if base is None:
+        raise _DataMissingError("the fhirServer is not allow-listed for this issuer: nothing "
+                                "is fetched from it")
+    token = hook.fhirAuthorization.access_token if hook.fhirAuthorization else None
+    return Fetcher(base, token, runtime.limits)
 
 
-def _entries(value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, dict):
-        return []
-    if value.get("resourceType") == "Bundle":
-        return [e for e in value.get("entry") or () if isinstance(e, dict)
-                and isinstance(e.get("resource"), dict)
-                and e["resource"].get("resourceType") != "OperationOutcome"]
-    return [{"resource": value}] if value.get("resourceType") else []
+def _add_bundle(out: _Gathered, key: str, bundle: Mapping[str, Any]) -> None:
+    for entry in bundle.get("entry") or ():
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if not isinstance(resource, Mapping):
+            out.skipped.append(f"{key}: an entry without a resource")
+            continue
+        if resource.get("resourceType") == "OperationOutcome":
+            errors = outcome_errors(resource)
+            if errors:
+                out.failures.append(f"{key}: the FHIR server reported "
+                                    + "; ".join(errors[:3]))
+            continue
+        kept = {"resource": dict(resource)}
+        if isinstance(entry.get("fullUrl"), str):
+            kept["fullUrl"] = entry["fullUrl"]
+        out.entries.append(kept)
 
 
-def _gather(hook: _HookRequest) -> dict[str, Any]:
-    entries: list[dict[str, Any]] = []
+def _collect(out: _Gathered, key: str, value: Any, fetcher: Fetcher | None,
+             runtime: _Runtime) -> None:
+    """One prefetch key's data, following ``link[next]`` pages within the limits."""
+    pages = 1
+    while value is not None:
+        kind = value.get("resourceType") if isinstance(value, Mapping) else None
+        if kind == "OperationOutcome":
+            errors = outcome_errors(value) or ["an OperationOutcome instead of data"]
+            out.failures.append(f"{key}: the FHIR server answered " + "; ".join(errors[:3]))
+            return
+        if not isinstance(kind, str):
+            out.failures.append(f"{key}: not a FHIR resource")
+            return
+        if kind != "Bundle":
+            out.entries.append({"resource": dict(value)})
+            return
+        _add_bundle(out, key, value)
+        following = fetcher.next_url(value) if fetcher is not None else None
+        if following is None and fetcher is None and any(
+                isinstance(link, Mapping) and link.get("relation") == "next"
+                for link in value.get("link") or ()):
+            out.failures.append(f"{key}: the search has more pages and no readable fhirServer")
+            return
+        if following is None:
+            return
+        if pages >= runtime.limits.max_pages:
+            out.failures.append(f"{key}: more than {runtime.limits.max_pages} pages; the rest "
+                                "was not read")
+            return
+        pages += 1
+        value = fetcher.get(following, key) if fetcher is not None else None
+
+
+def _gather(hook: _HookRequest, issuer: str, runtime: _Runtime) -> _Gathered:
     prefetch = hook.prefetch or {}
-    for key in PREFETCH:
-        value = prefetch[key] if key in prefetch else _fetch(hook, key)
-        entries.extend({k: v for k, v in e.items() if k in {"fullUrl", "resource"}}
-                       for e in _entries(value))
+    missing = [key for key in PREFETCH if key not in prefetch]
+    paged = any(isinstance(v, Mapping) and any(
+        isinstance(link, Mapping) and link.get("relation") == "next"
+        for link in v.get("link") or ()) for v in prefetch.values())
+    fetcher = None
+    if missing or (paged and hook.fhirServer):
+        fetcher = _fetcher(hook, issuer, runtime)
+    out = _Gathered()
+    try:
+        for key in PREFETCH:
+            try:
+                if key in prefetch:
+                    value = prefetch[key]
+                else:
+                    query = PREFETCH[key].replace("{{context.patientId}}",
+                                                  hook.context.patientId)
+                    value = fetcher.get(f"{fetcher.base}/{query}", key) if fetcher else None
+                _collect(out, key, value, fetcher, runtime)
+            except FetchError as exc:
+                out.failures.append(str(exc))
+    finally:
+        if fetcher is not None:
+            fetcher.close()
+    return out
+
+
+def _checked_bundle(hook: _HookRequest, got: _Gathered) -> dict[str, Any]:
+    """The readable resources as a collection Bundle; invalid ones skipped and reported."""
+    from spinemets.fhir._import import model_check_needed  # noqa: PLC0415
+    from spinemets.fhir._read import check_resource, hostile_shape  # noqa: PLC0415
+
+    entries = []
+    patient_seen = False
+    for entry in got.entries:
+        resource = entry["resource"]
+        name = f"{resource.get('resourceType')}/{str(resource.get('id'))[:64]}"
+        if model_check_needed(resource):
+            problems = check_resource(resource)
+        else:  # only its code is read (to report it): shape and type checks suffice
+            shape = hostile_shape(resource, top="resource")
+            problems = [shape] if shape is not None else []
+        if problems:
+            got.skipped.append(f"{name}: {problems[0].field}: {problems[0].message}"[:300])
+            continue
+        if resource["resourceType"] == "Patient":
+            if resource.get("id") != hook.context.patientId:
+                got.failures.append("patient: the Patient given is not the context patient: "
+                                    "not used")
+                continue
+            patient_seen = True
+            if hook.fhirServer:
+                entries.append({**entry, "fullUrl": f"{hook.fhirServer.rstrip('/')}/{name}"})
+                continue
+        entries.append(entry)
+    if not patient_seen and not any(f.startswith("patient") for f in got.failures):
+        got.failures.append("patient: no Patient resource for the context patient")
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
@@ -239,20 +405,75 @@ def cds_case(request: Request, token: str) -> dict[str, Any] | None:
         return storage.open_cds_handoff(session, token=token)
 
 
-def _respond(request: Request, hook: _HookRequest, bundle: dict[str, Any]) -> JSONResponse:
-    from spinemets.fhir import import_bundle  # noqa: PLC0415
+def _problem_cards(got: _Gathered, link: dict[str, Any] | None) -> list[dict[str, Any]]:
+    out = []
+    if got.failures:
+        out.append(notice_card(
+            "Spine check incomplete: part of the record could not be read from the EHR",
+            "warning", [f"not fetched: {f}" for f in got.failures]
+            + ["cards below (if any) use only the data that could be read; absent data is "
+               "unknown, not normal"], link=link))
+    if got.skipped:
+        out.append(notice_card(f"{len(got.skipped)} record item(s) could not be read and were "
+                               "skipped", "info", [f"skipped: {s}" for s in got.skipped[:20]],
+                               link=link))
+    return out
+
+
+def _respond(request: Request, hook: _HookRequest, got: _Gathered,
+             issuer: str) -> JSONResponse:
+    from spinemets.fhir._import import DeceasedPatientError, import_checked  # noqa: PLC0415
     from spinemets.rules import plan as make_plan  # noqa: PLC0415
 
-    result = import_bundle(bundle)
+    deceased = _deceased(hook, got)
+    if deceased is not None:
+        return _issue(request, [deceased], issuer)
+    bundle = _checked_bundle(hook, got)
+    try:
+        result = import_checked(bundle)
+    except DeceasedPatientError as exc:
+        found = [notice_card("The record says this patient has died: spinemets made no spine "
+                             "assessment", "info", [p.message for p in exc.problems])]
+        return _issue(request, found, issuer)
     plan = make_plan(result.case).to_dict()
     with _sessions(request).begin() as session:
         token = storage.store_cds_handoff(session, bundle=bundle)
     link = {"label": "Open in the spinemets clinician workspace",
-            "url": str(request.base_url).rstrip("/") + f"/clinician/fhir/import?cds={token}",
-            "type": "smart", "appContext": token}
+            "url": f"{_app_base(request)}/clinician/fhir/import?cds={token}",
+            "type": "absolute"}
     stale = [f"{u.source} ({u.detail})" for u in result.stale]
-    return _json(request, {"cards": cards(plan, has_lesions=bool(result.case.lesions),
-                                          stale=stale, link=link)})
+    found = _problem_cards(got, link) + cards(plan, has_lesions=bool(result.case.lesions),
+                                              stale=stale, link=link)
+    if result.patient is not None:
+        names = [result.patient.source] + [f"{s}|{v}" if s else v
+                                           for s, v in result.patient.identifiers[:3]]
+        found = with_record(found, ", ".join(names))
+    return _issue(request, found, issuer)
+
+
+def _deceased(hook: _HookRequest, got: _Gathered) -> dict[str, Any] | None:
+    """The "has died" card when the context Patient is recorded as deceased (checked first:
+    nothing else needs reading then)."""
+    for entry in got.entries:
+        resource = entry["resource"]
+        if resource.get("resourceType") != "Patient" or resource.get("id") != (
+                hook.context.patientId):
+            continue
+        when = resource.get("deceasedDateTime")
+        if resource.get("deceasedBoolean") is True or isinstance(when, str):
+            on = f" on {when[:40]}" if isinstance(when, str) else ""
+            return notice_card("The record says this patient has died: spinemets made no spine "
+                               "assessment", "info", [f"Patient/{hook.context.patientId} is "
+                                                      f"recorded as deceased{on}"])
+    return None
+
+
+def _issue(request: Request, found: list[dict[str, Any]], issuer: str) -> JSONResponse:
+    """Answer with ``found``, remembering each card's uuid (feedback is only for these)."""
+    with _sessions(request).begin() as session:
+        storage.record_cds_cards(session, cards=[c["uuid"] for c in found], service=SERVICE_ID,
+                                 issuer=issuer)
+    return _json(request, {"cards": found})
 
 
 @router.post("/{service}", summary="CDS Hooks service call (patient-view)")
@@ -275,8 +496,8 @@ def call_service(request: Request, service: str,
 
     instance = str(hook.hookInstance)
     try:
-        bundle = _gather(hook)
-        response = _respond(request, hook, bundle)
+        got = _gather(hook, issuer, _runtime(request))
+        response = _respond(request, hook, got, issuer)
     except _DataMissingError as exc:
         audit(request, "cds_call", "incomplete", issuer=issuer, service=service,
               hook_instance=instance, status=412)
@@ -285,8 +506,9 @@ def call_service(request: Request, service: str,
         audit(request, "cds_call", "invalid", issuer=issuer, service=service,
               hook_instance=instance, status=422)
         return _outcome(422, "invalid", "; ".join(str(p) for p in exc.problems)[:500], request)
-    audit(request, "cds_call", "success", issuer=issuer, service=service,
-          hook_instance=instance, status=200,
+    audit(request, "cds_call", "incomplete" if got.failures else "success", issuer=issuer,
+          service=service, hook_instance=instance, status=200,
+          failures=len(got.failures) or None, skipped=len(got.skipped) or None,
           patient=hashlib.sha256(hook.context.patientId.encode()).hexdigest()[:12])
     return response
 
@@ -294,17 +516,19 @@ def call_service(request: Request, service: str,
 class _Feedback(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    card: str
+    card: str = Field(max_length=200)
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: list[dict[str, Any]] | None = None  # noqa: N815
     overrideReason: dict[str, Any] | None = None  # noqa: N815
     outcomeTimestamp: dt.datetime  # noqa: N815
+    extension: dict[str, Any] | None = None
 
 
 class _FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    feedback: list[_Feedback] = Field(min_length=1)
+    feedback: list[_Feedback] = Field(min_length=1, max_length=100)
+    extension: dict[str, Any] | None = None
 
 
 @router.post("/{service}/feedback", summary="CDS Hooks feedback on a card")
@@ -323,6 +547,14 @@ def feedback(request: Request, service: str,
         audit(request, "cds_feedback", "invalid", issuer=issuer, service=service)
         return _outcome(400, "invalid", ".".join(str(p) for p in first["loc"]) + ": "
                         + first["msg"], request)
+    with _sessions(request).begin() as session:
+        unknown = [item.card for item in parsed.feedback
+                   if not storage.cds_card_issued(session, card=item.card, service=service)]
+    if unknown:
+        audit(request, "cds_feedback", "refused", issuer=issuer, service=service,
+              reason="card_not_issued")
+        return _outcome(404, "not-found", f"card {unknown[0][:64]!r} was not issued by this "
+                        "service: no feedback stored", request)
     with _sessions(request).begin() as session:
         for item in parsed.feedback:
             storage.record_cds_feedback(

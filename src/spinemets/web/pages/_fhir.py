@@ -122,12 +122,16 @@ async def _bundle_text(form: FormData) -> str:
     return str(form.get("bundle") or "")
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def _parse(text: str) -> tuple[Any, list[dict[str, str]]]:
     if not text.strip():
         return None, _problems(("bundle", "Choose a file or paste a FHIR Bundle (JSON)."))
     try:
-        value = json.loads(text)
-    except ValueError:
+        value = json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         return None, _problems(("bundle", "The Bundle is not valid JSON."))
     if not isinstance(value, dict):
         return None, _problems(("bundle", "The JSON is not a FHIR resource (an object)."))
