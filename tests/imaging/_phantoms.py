@@ -28,6 +28,7 @@ class Phantom:
     ct: Volume
     labels: Volume
     label_map: dict[int, str]
+    bodies: Volume | None = None
 
 
 def _even(n: float) -> int:
@@ -36,17 +37,17 @@ def _even(n: float) -> int:
 
 def build(levels: list[str], *, wedge: dict[str, float] | None = None,
           crush: dict[str, float] | None = None, clip_top: bool = False,
-          small: tuple[str, ...] = ()) -> Phantom:
+          small: tuple[str, ...] = (), posterior: bool = False) -> Phantom:
     """Phantom with ``levels`` top (first) to bottom; planted losses as fractions."""
     wedge, crush = wedge or {}, crush or {}
     v = SPACING
     nx = int((WIDTH_MM + 2 * MARGIN_MM) / v)
-    ny = int((DEPTH_MM + 2 * MARGIN_MM) / v)
+    ny = int((DEPTH_MM + 2 * MARGIN_MM + 16) / v)
     pitch = HEIGHT_MM + GAP_MM
     nz = int((len(levels) * pitch + 2 * MARGIN_MM) / v)
     ct = np.full((nx, ny, nz), -50, dtype=np.int16)  # soft tissue
     labels = np.zeros((nx, ny, nz), dtype=np.uint8)
-    x0, y0 = int(MARGIN_MM / v), int(MARGIN_MM / v)
+    x0, y0 = int(MARGIN_MM / v), int((MARGIN_MM + 16) / v)
     wx, dy = int(WIDTH_MM / v), int(DEPTH_MM / v)
     full = _even(HEIGHT_MM / v)
     names = {}
@@ -64,15 +65,24 @@ def build(levels: list[str], *, wedge: dict[str, float] | None = None,
                 loss = wedge[level] * min(1.0, max(0.0, (u - 0.15) / 0.7))
             h = _even(full * (1.0 - loss))
             labels[x0:x0 + wx, y0 + j, mid - h // 2:mid + h // 2] = index
-    ct[labels > 0] = 250
+    bodies = labels.copy()
+    if posterior:  # two posterior bars (pedicles and facets) behind each body
+        for index in names:
+            z = np.nonzero((labels == index).any(axis=(0, 1)))[0]
+            mid = int(z.mean())
+            for left in (x0 + 8, x0 + wx - 20):
+                labels[left:left + 12, y0 - 32:y0, mid - 12:mid + 12] = index
+    ct[labels > 0] = np.random.default_rng(3).normal(250, 30, int((labels > 0).sum()))
     if clip_top:
         top = int(np.nonzero(labels.any(axis=(0, 1)))[0].max())
         labels = labels[:, :, : top - 8]
+        bodies = bodies[:, :, : top - 8]
         ct = ct[:, :, : top - 8]
     return Phantom(
         ct=Volume(ct, (v, v, v), (0.0, 0.0, 0.0), "RAS"),
         labels=Volume(labels, (v, v, v), (0.0, 0.0, 0.0), "RAS"),
         label_map=names,
+        bodies=Volume(bodies, (v, v, v), (0.0, 0.0, 0.0), "RAS"),
     )
 
 

@@ -257,6 +257,8 @@ def _order_flags(bodies: list[_Body]) -> dict[str, list[str]]:
             flags[upper.level].append(message)
             flags[lower.level].append(message)
     for b in bodies:
+        if b.clipped:
+            continue
         if b.centroid_mm is None:
             flags[b.level].append("empty body: no body voxels for this level")
         elif b.volume_ml < MIN_BODY_VOLUME_ML:

@@ -137,6 +137,8 @@ def _draw_levels(draw: Any, run: MeasureRun, px: Any, box: tuple[int, int, int, 
                 (x0, y0), (x1, y1) = px(a[1], a[2]), px(b[1], b[2])
                 draw.line([(x0 - box[0], y0 - box[1]), (x1 - box[0], y1 - box[1])],
                           fill=(255, 60, 60), width=2)
+    draw.text((8, 8), "ANTERIOR", fill=(255, 255, 255), font=small)
+    draw.text((panel_x - 90, 8), "POSTERIOR", fill=(255, 255, 255), font=small)
     y = 12
     draw.text((panel_x + 12, y), "Sagittal reformat through the vertebral bodies",
               fill=(255, 255, 255), font=large)
@@ -156,7 +158,9 @@ def _draw_levels(draw: Any, run: MeasureRun, px: Any, box: tuple[int, int, int, 
         draw.text((panel_x + 12, y), text, fill=colour, font=small)
         if g.centroid_mm:
             cx, cy = px(g.centroid_mm[1], g.centroid_mm[2])
-            draw.text((cx - box[0] - 110, cy - box[1] - 8), g.level, fill=colour, font=large)
+            half = (g.depth_mm or 30.0) / 2 * _PX_PER_MM
+            draw.text((max(2.0, cx - box[0] - half - 60), cy - box[1] - 8), g.level,
+                      fill=colour, font=large)
         y += 21
         for flag in g.flags[:2]:
             draw.text((panel_x + 28, y), flag[:52], fill=(255, 190, 90), font=small)
