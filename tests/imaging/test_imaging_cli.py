@@ -82,7 +82,7 @@ def test_unnamed_label_value_is_refused(files, tmp_path):
     partial.write_text(json.dumps(names))
     result = _invoke(files["ct"], files["unnamed"], "--label-map", partial)
     assert result.exit_code == 2
-    assert "have no name in the label map" in result.output
+    assert "have no name" in result.output
 
 
 def test_output_may_not_overwrite_an_input(files):

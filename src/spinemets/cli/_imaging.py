@@ -52,11 +52,21 @@ def _text(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write(path: Path, payload: bytes, *, inputs: list[Path]) -> None:
-    """Write atomically; refuse to overwrite an input file."""
+def _refuse_overwrite(outputs: list[Path | None], inputs: list[Path]) -> None:
+    """Refuse, before any work, an output that is an input file or the other output."""
+    seen = {p.resolve() for p in inputs}
+    for path in outputs:
+        if path is None:
+            continue
+        if path.resolve() in seen:
+            fail(f"the output {path.name} is one of the input files or the other output; "
+                 "choose another name")
+        seen.add(path.resolve())
+
+
+def _write(path: Path, payload: bytes) -> None:
+    """Write atomically (a temporary file renamed over the target)."""
     target = path.resolve()
-    if any(target == p.resolve() for p in inputs):
-        fail(f"the output {path.name} is one of the input files; choose another name")
     try:
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
         with os.fdopen(fd, "wb") as handle:
@@ -97,6 +107,7 @@ def measure_command(  # noqa: PLR0917 - typer options are parameters
     from spinemets.errors import SpinemetsError  # noqa: PLC0415
 
     inputs = [p for p in (ct, mask, label_map, body_mask, lesion_mask) if p is not None]
+    _refuse_overwrite([overlay, output], inputs)
     try:
         run = measure_files(ct, mask, label_map=label_map, body_mask=body_mask,
                             lesion_mask=lesion_mask)
@@ -107,13 +118,13 @@ def measure_command(  # noqa: PLR0917 - typer options are parameters
     if overlay is not None:
         from spinemets.imaging._overlay import render_overlay  # noqa: PLC0415
 
-        _write(overlay, render_overlay(run), inputs=inputs)
+        _write(overlay, render_overlay(run))
         run.document["overlay"] = overlay.name
     text = dump_json(run.document) + "\n" if fmt is ImagingFormat.json else _text(run.document)
     if output is None:
         typer.echo(text, nl=False)
     else:
-        _write(output, text.encode("utf-8"), inputs=[*inputs, *([overlay] if overlay else [])])
+        _write(output, text.encode("utf-8"))
 
 
 def register(app: typer.Typer) -> None:

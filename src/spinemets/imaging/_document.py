@@ -55,8 +55,8 @@ def measure_volumes(ct: Volume, labels: Volume, label_map: dict[int, str], *,
     body_levels = body_index = None
     if body is not None:
         body_levels, body_index = _body_names(body_label_map or {})
-    geometry = measure_levels(ct, labels, vertebrae, body=body, body_levels=body_levels,
-                              body_index=body_index)
+    geometry = measure_levels(ct, labels, vertebrae, named=set(label_map), body=body,
+                              body_levels=body_levels, body_index=body_index)
     lesions = None
     if lesion is not None:
         from spinemets.imaging._lesion import lesion_findings  # noqa: PLC0415

@@ -111,12 +111,12 @@ def _header_labels(image: Any, *, field: str) -> dict[int, str]:
     return out
 
 
-def read_mask(path: Path, *, label_map: Path | None = None, field: str = "mask",
-              require_all_named: bool = True) -> LabelledMask:
+def read_mask(path: Path, *, label_map: Path | None = None, field: str = "mask"
+              ) -> LabelledMask:
     """A label mask with its names: from ``label_map`` when given, else from the header.
 
-    Refused: a mask whose labels have no names, and (``require_all_named``) a mask holding a
-    label value that its names do not cover.
+    Refused: a mask whose labels have no names. (A label value that the names do not cover is
+    refused by the measurement, which lists the values present in the same pass.)
     """
     import numpy as np  # noqa: PLC0415
 
@@ -135,13 +135,6 @@ def read_mask(path: Path, *, label_map: Path | None = None, field: str = "mask",
         raise InputError.single(field, f"the labels of {path.name} have no names: give "
                                        "--label-map FILE (JSON {\"index\": \"vertebrae_L1\", "
                                        "...}) or a mask with the label table in its header")
-    if require_all_named:
-        present = np.unique(data)
-        unnamed = [int(v) for v in present if v != 0 and int(v) not in names]
-        if unnamed:
-            shown = ", ".join(str(v) for v in unnamed[:10])
-            raise InputError.single(field, f"label values {shown} of {path.name} have no name "
-                                           f"in the {source}; name every label")
     volume = canonical(data, image.affine, field=field)
     return LabelledMask(volume=volume, label_map=names, names_from=source, file=path.name)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -99,21 +100,27 @@ def _np() -> Any:
     return numpy
 
 
-def _compact(labels: npt.NDArray[Any], vertebrae: dict[str, int], *, field: str) -> Any:
-    """``labels`` with each vertebra's index replaced by its rank + 1 (others 0), as uint8."""
+#: Largest label value handled directly (bounding boxes are listed per value up to it).
+MAX_LABEL_VALUE = 1_000_000
+
+
+def _label_boxes(labels: npt.NDArray[Any], *, field: str) -> list[Any]:
+    """Bounding box of every label value present (index = value - 1), in one pass."""
+    from scipy import ndimage  # noqa: PLC0415
+
     np = _np()
-    if labels.dtype.kind not in "iub":
-        labels = np.rint(labels)
-    top = int(labels.max()) if labels.size else 0
-    if labels.size and int(labels.min()) < 0:
+    if labels.dtype.kind not in "iu":
+        labels = labels.astype(np.int32)
+    if labels.size == 0:
+        return []
+    low, top = int(labels.min()), int(labels.max())
+    if low < 0:
         raise InputError.single(field, "holds negative label values; labels are 0 (background) "
                                        "or a positive index")
-    lut = np.zeros(max(top, max(vertebrae.values(), default=0)) + 1, dtype=np.uint8)
-    for level, index in vertebrae.items():
-        lut[index] = rank_of(level) + 1
-    if top > 10_000_000:
-        raise InputError.single(field, f"holds a label value {top}; too large for a label index")
-    return lut[labels.astype(np.int64, copy=False) if labels.dtype.kind != "u" else labels]
+    if top > MAX_LABEL_VALUE:
+        raise InputError.single(field, f"holds a label value {top}; label indexes above "
+                                       f"{MAX_LABEL_VALUE:,} are not supported")
+    return list(ndimage.find_objects(labels, max_label=top))
 
 
 def _erode(mask: Any, radius_mm: float, spacing: tuple[float, float, float]) -> Any:
@@ -197,49 +204,54 @@ def _hu(ct_crop: Any, body: Any, spacing: tuple[float, float, float]) -> tuple[
     return float(np.mean(values)), float(np.median(values)), notes
 
 
-def _bodies(ct: Volume, compact: Any, body_compact: Any, body_all: Any) -> list[_Body]:
-    from scipy import ndimage  # noqa: PLC0415
-
+def _bodies(ct: Volume, labels: Any, boxes: list[Any], vertebrae: dict[str, int], *,
+            body: Any, body_levels: dict[str, int] | None, body_index: int | None,
+            ) -> list[_Body]:
     np = _np()
     shape = ct.shape
     spacing = ct.spacing_mm
     voxel_ml = spacing[0] * spacing[1] * spacing[2] / 1000.0
-    boxes = ndimage.find_objects(compact, max_label=len(VERTEBRA_ORDER))
     out: list[_Body] = []
-    for rank, box in enumerate(boxes):
+    for level in sorted(vertebrae, key=rank_of):
+        index = vertebrae[level]
+        box = boxes[index - 1] if index <= len(boxes) else None
         if box is None:
             continue
-        level = VERTEBRA_ORDER[rank]
+        rank = rank_of(level)
         crop = _crop(box, shape, 2)
-        vertebra = compact[crop] == rank + 1
+        vertebra = np.asarray(labels[crop]) == index
         notes: tuple[str, ...] = ()
-        if body_compact is not None:
-            body = body_compact[crop] == rank + 1
+        if body is not None and body_levels:
+            body_index_here = body_levels.get(level)
+            part = (np.asarray(body[crop]) == body_index_here if body_index_here is not None
+                    else np.zeros_like(vertebra))
             source = "per-level body mask"
-        elif body_all is not None:
-            body = vertebra & body_all[crop]
+        elif body is not None and body_index is not None:
+            part = vertebra & (np.asarray(body[crop]) == body_index)
             source = "vertebra mask within the body mask"
         else:
-            body = _derive_body(vertebra, spacing)
+            part = _derive_body(vertebra, spacing)
             source = "derived from the vertebra mask (approximate: no body mask given)"
-        count = int(body.sum())
+        body_mask = part
+        count = int(body_mask.sum())
         if count == 0 and _touches_edge(vertebra, crop, shape):
-            out.append(_Body(level, rank, (crop[0].start, crop[1].start, crop[2].start), body,
+            out.append(_Body(level, rank, (crop[0].start, crop[1].start, crop[2].start), body_mask,
                              vertebra, True, None, 0.0, None, None, source,
                              ("no body voxels; the vertebra touches the edge of the field of "
                               "view",)))
             continue
         if count == 0:
-            out.append(_Body(level, rank, (crop[0].start, crop[1].start, crop[2].start), body,
+            out.append(_Body(level, rank, (crop[0].start, crop[1].start, crop[2].start), body_mask,
                              vertebra, False, None, 0.0,
                              None, None, source, ("no body voxels in this level's mask",)))
             continue
-        idx = np.nonzero(body)
+        idx = np.nonzero(body_mask)
         centroid = tuple(ct.origin_mm[a] + spacing[a] * (crop[a].start + float(idx[a].mean()))
                          for a in range(3))
-        mean, median, hu_notes = _hu(np.asarray(ct.data[crop], dtype=np.float32), body, spacing)
-        out.append(_Body(level, rank, (crop[0].start, crop[1].start, crop[2].start), body,
-                         vertebra, _touches_edge(body, crop, shape),
+        mean, median, hu_notes = _hu(np.asarray(ct.data[crop], dtype=np.float32), body_mask,
+                                     spacing)
+        out.append(_Body(level, rank, (crop[0].start, crop[1].start, crop[2].start), body_mask,
+                         vertebra, _touches_edge(body_mask, crop, shape),
                          (centroid[0], centroid[1], centroid[2]), count * voxel_ml, mean, median,
                          source, notes + hu_notes))
     return out
@@ -448,28 +460,31 @@ def _same_grid(a: Volume, b: Volume, field: str) -> None:
 
 
 def measure_levels(ct: Volume, labels: Volume, vertebrae: dict[str, int], *,
-                   body: Volume | None = None, body_levels: dict[str, int] | None = None,
+                   named: Collection[int] | None = None, body: Volume | None = None,
+                   body_levels: dict[str, int] | None = None,
                    body_index: int | None = None) -> BodyMeasurement:
     """Measure every vertebra named in ``vertebrae`` (``{"L1": label index}``).
 
+    ``named`` (all label values that have a name) refuses a mask holding an unnamed value.
     ``body`` is an optional body mask on the same grid: per-level bodies named by
     ``body_levels``, or one all-bodies label ``body_index``. Without it the body is derived
     from each vertebra mask (approximate; said in each level's notes).
     """
-    np = _np()
     if not vertebrae:
         raise InputError.single("mask", "names no vertebra (vertebrae_C1 ... vertebrae_S1); "
                                         "give a label map naming the vertebra labels")
     _same_grid(ct, labels, "mask")
-    compact = _compact(labels.data, vertebrae, field="mask")
-    body_compact = body_all = None
+    boxes = _label_boxes(labels.data, field="mask")
+    if named is not None:
+        unnamed = [i + 1 for i, box in enumerate(boxes) if box is not None and i + 1 not in named]
+        if unnamed:
+            shown = ", ".join(str(v) for v in unnamed[:10])
+            raise InputError.single("mask", f"label values {shown} have no name; name every "
+                                            "label in the label map or the header label table")
     if body is not None:
         _same_grid(ct, body, "body_mask")
-        if body_levels:
-            body_compact = _compact(body.data, body_levels, field="body_mask")
-        elif body_index is not None:
-            body_all = np.asarray(body.data) == body_index
-    bodies = _bodies(ct, compact, body_compact, body_all)
+    bodies = _bodies(ct, labels.data, boxes, vertebrae, body=None if body is None else body.data,
+                     body_levels=body_levels, body_index=body_index)
     if not bodies:
         raise InputError.single("mask", "holds no voxel of any named vertebra")
     flags = _order_flags(bodies)
