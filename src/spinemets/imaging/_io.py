@@ -18,8 +18,8 @@ from spinemets.imaging._volume import Volume, canonical
 
 __all__ = ["LabelledMask", "read_ct", "read_label_map", "read_mask"]
 
-#: Largest image read (voxels): 1024 x 1024 x 2048 would need more memory than we allow.
-MAX_VOXELS = 600_000_000
+#: Largest image read (voxels), about 512 x 512 x 1150: the measurement stays within 2 GB.
+MAX_VOXELS = 300_000_000
 _MAX_FILES = 5000
 
 
@@ -81,10 +81,14 @@ def _dataobj(image: Any, path: Path, *, field: str, integer: bool) -> Any:
 
 def read_ct(path: Path) -> tuple[Volume, dict[str, Any]]:
     """The CT in RAS order and its provenance (file name or series UID, never patient data)."""
+    import numpy as np  # noqa: PLC0415
+
     if path.is_dir():
         return _read_dicom_series(path)
     image = _nifti(path, field="ct")
     data = _dataobj(image, path, field="ct", integer=False)
+    if data.dtype.kind == "f" and not np.isfinite(data).all():
+        raise InputError.single("ct", f"{path.name} holds NaN or infinite values")
     volume = canonical(data, image.affine, field="ct")
     return volume, {"kind": "nifti", "file": path.name, "sha256": _sha256(path),
                     "orientation": volume.orientation}
