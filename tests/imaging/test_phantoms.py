@@ -32,7 +32,7 @@ def test_planted_collapse_recovered(kind, planted, grade, category):
     collapse = l2["suggestions"]["collapse"]
     assert collapse["value"] == category
     assert collapse["confirm"] is True
-    assert collapse["basis"]["expected_from"] == ["L1", "L3"]
+    assert collapse["basis"]["expected_from"] == ["T12", "L1", "L3", "L4"]
     assert "Fisher" in collapse["basis"]["citation"]
     for other in ("L1", "L3"):
         assert levels[other]["genant_grade"] == 0
@@ -66,7 +66,7 @@ def test_clipped_level_is_not_measured_and_gets_no_collapse():
     assert t12["heights_mm"] is None
     assert t12["suggestions"]["collapse"]["value"] is None
     assert "edge of the field of view" in t12["suggestions"]["collapse"]["not_suggested"]
-    assert levels["L1"]["suggestions"]["collapse"]["basis"]["expected_from"] == ["L2"]
+    assert levels["L1"]["suggestions"]["collapse"]["basis"]["expected_from"] == ["L2", "L3"]
 
 
 def test_missing_middle_level_is_flagged():
@@ -76,6 +76,7 @@ def test_missing_middle_level_is_flagged():
     assert any("L2 is missing" in w for w in document["warnings"])
     # L1 and L3 are not compared across the gap
     assert levels["L1"]["suggestions"]["collapse"]["basis"]["expected_from"] == ["T12"]
+    assert levels["L3"]["suggestions"]["collapse"]["basis"]["expected_from"] == ["L4"]
 
 
 def test_labels_out_of_order_are_flagged_and_get_no_collapse():
@@ -90,6 +91,13 @@ def test_labels_out_of_order_are_flagged_and_get_no_collapse():
         assert levels[level]["status"] == "flagged", level
         assert levels[level]["suggestions"]["collapse"]["value"] is None
     assert any("out of anatomical order" in f for f in levels["L1"]["flags"])
+
+
+def test_two_adjacent_collapses_are_both_found():
+    levels, _ = _levels(build([*LEVELS, "L5"], crush={"L2": 0.35, "L3": 0.35}))
+    for level in ("L2", "L3"):
+        assert abs(levels[level]["height_loss_percent"] - 35) <= 5, level
+        assert levels[level]["suggestions"]["collapse"]["value"] == "under_50"
 
 
 def test_body_too_small_is_flagged():

@@ -20,8 +20,9 @@ FORMAT = "spinemets-imaging/1"
 _METHOD = (
     "Vertebrae found by label name. Body heights at 15/50/85% of the antero-posterior depth "
     "(posterior/middle/anterior) along the axis joining the adjacent centroids, median over the "
-    "central sagittal sections; height loss against the adjacent measured levels. Suggestions "
-    "are for a clinician to confirm; they never replace a value a clinician entered.")
+    "central sagittal sections; height loss against the nearby measured levels (median of up "
+    "to two above and two below). Suggestions are for a clinician to confirm; they never "
+    "replace a value a clinician entered.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,16 +12,18 @@ Clinical facts used here, with their sources:
 
 Implementation choices (not clinical facts), labelled in the outputs:
 
-- Height loss is measured against the expected height from the adjacent measured levels (the
-  mean of the same position, posterior / middle / anterior, of the level above and below), the
-  largest loss of the three positions; a uniform crush is found, normal lordotic wedging is not
-  mistaken for a fracture. The within-vertebra ratio (shortest / tallest) is also reported.
+- Height loss is measured against the expected height from the nearby measured levels (the
+  median of the same position, posterior / middle / anterior, of up to two levels above and two
+  below), the largest loss of the three positions; a uniform crush is found, normal lordotic
+  wedging is not mistaken for a fracture. The within-vertebra ratio (shortest / tallest) is
+  also reported.
 - A collapse is suggested from a loss of 20 % or more (the Genant grade 1 floor).
 - Lesion quality and posterolateral involvement rules below are labelled UNVERIFIED.
 """
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from spinemets.imaging._labels import rank_of
@@ -87,19 +89,25 @@ def sins_collapse(loss_percent: float, uncertainty: float, *,
 
 
 def _expected(levels: dict[str, LevelGeometry], level: str) -> tuple[dict[str, float], list[str]]:
+    """Expected heights: per position, the median of up to two measured levels on each side
+    (walking outward, stopping at a level that is absent, clipped or flagged); one collapsed
+    neighbour among four then does not hide a collapse."""
     from spinemets.imaging._labels import VERTEBRA_ORDER  # noqa: PLC0415
 
     rank = rank_of(level)
-    used = []
-    for r in (rank - 1, rank + 1):
-        if 0 <= r < len(VERTEBRA_ORDER):
-            near = levels.get(VERTEBRA_ORDER[r])
-            if near is not None and near.status == "measured" and near.heights_mm and (
-                    near.level != "S1"):
-                used.append(near)
+    used: list[LevelGeometry] = []
+    for step in (-1, 1):
+        for k in (1, 2):
+            r = rank + step * k
+            near = levels.get(VERTEBRA_ORDER[r]) if 0 <= r < len(VERTEBRA_ORDER) else None
+            if near is None or near.status != "measured" or not near.heights_mm or (
+                    near.level == "S1"):
+                break
+            used.append(near)
     if not used:
         return {}, []
-    expected = {p: sum(u.heights_mm[p] for u in used if u.heights_mm) / len(used)
+    used.sort(key=lambda u: rank_of(u.level))
+    expected = {p: statistics.median(u.heights_mm[p] for u in used if u.heights_mm)
                 for p in ("posterior", "middle", "anterior")}
     return expected, [u.level for u in used]
 
@@ -127,7 +135,7 @@ def _collapse_entry(level: LevelGeometry, levels: dict[str, LevelGeometry],
     expected, used = _expected(levels, level.level)
     if not expected:
         out["collapse"] = {"value": None, "confidence": None, "confirm": True,
-                           "not_suggested": "no adjacent measured level to compare with"}
+                           "not_suggested": "no nearby measured level to compare with"}
         return out
     losses = {p: 100.0 * (1.0 - heights[p] / expected[p]) for p in expected if expected[p] > 0}
     position = max(losses, key=lambda p: losses[p])
@@ -136,6 +144,8 @@ def _collapse_entry(level: LevelGeometry, levels: dict[str, LevelGeometry],
     uncertainty = 100.0 * along_height / expected[position]
     if len(used) == 1:
         uncertainty *= 1.5
+    used_note = ("one adjacent level only" if len(used) == 1
+                 else f"median of {len(used)} nearby levels")
     out["height_loss_percent"] = loss
     out["genant_grade"] = genant_grade(loss)
     suggestion = sins_collapse(loss, uncertainty, involved_over_half=(
@@ -147,14 +157,15 @@ def _collapse_entry(level: LevelGeometry, levels: dict[str, LevelGeometry],
         "heights_mm": heights,
         "expected_heights_mm": {p: round(v, 2) for p, v in expected.items()},
         "expected_from": used,
+        "expected_note": used_note,
         "loss_by_position_percent": {p: round(v, 1) for p, v in losses.items()},
         "largest_loss_at": position,
         "uncertainty_points": round(uncertainty, 1),
         "body_involvement_by_lesion": None if involvement is None else round(involvement, 3),
         "rule": ("height loss = largest of 1 - height / expected height over the posterior, "
-                 "middle and anterior positions; expected = mean of the same position on the "
-                 "adjacent measured levels; >= 20% (Genant grade 1 floor) read as collapse; "
-                 ">50% vs <50% per SINS"),
+                 "middle and anterior positions; expected = median of the same position on up "
+                 "to two measured levels above and two below; >= 20% (Genant grade 1 floor) "
+                 "read as collapse; >50% vs <50% per SINS"),
         "genant": GENANT_STATUS,
         "citation": SINS_CITATION,
     }
