@@ -21,7 +21,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for _name in ("_scores", "_case", "_report", "_serve", "_cohort", "_users", "_db", "_fhir"):
+for _name in ("_scores", "_case", "_report", "_serve", "_cohort", "_users", "_db", "_fhir",
+              "_imaging"):
     try:
         _module = importlib.import_module(f"spinemets.cli.{_name}")
     except ModuleNotFoundError as _exc:  # an area not installed (missing extra) or not built yet
