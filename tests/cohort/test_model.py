@@ -7,6 +7,7 @@ import math
 import re
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -162,6 +163,8 @@ def test_model_file_is_checked_on_load(fitted: Path, tmp_path: Path) -> None:
         "version": ({**doc, "version": 2}, "version 2"),
         "extra": ({**doc, "code": "import os"}, "code"),
         "terms": ({**doc, "coefficients": doc["coefficients"][:1]}, "do not match"),
+        "nan": ({**doc, "coefficients": [{**doc["coefficients"][0], "coef": math.nan},
+                                         *doc["coefficients"][1:]]}, "coefficients.0.coef"),
     }
     for name, (bad, message) in cases.items():
         path = tmp_path / f"{name}.json"
@@ -197,3 +200,25 @@ def test_hazard_ratios_are_finite(fitted: Path) -> None:
     assert all(math.isfinite(c.hazard_ratio) for c in model.coefficients)
     assert model.label.startswith("local model ") and "internally validated only" in \
         model.label
+
+
+def test_no_deaths_is_one_clear_line_even_forced(tmp_path: Path) -> None:
+    raw = synth_known_hazard(200, 5)
+    raw = raw.set_column(raw.schema.get_field_index("event"), "event",
+                         pa.array([False] * raw.num_rows))
+    cohort, scored_none = tmp_path / "c.parquet", tmp_path / "s.parquet"
+    pq.write_table(raw, cohort)
+    score_file(cohort, scored_none, keep="all")
+    result = runner.invoke(app, ["cohort", "model", "fit", str(scored_none), "--out",
+                                 str(tmp_path / "m.json"), "--force", "--resamples", "2"])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "no deaths" in result.output
+
+
+def test_report_on_too_few_rows_is_refused(fitted: Path, scored: Path, tmp_path: Path) -> None:
+    few = tmp_path / "few.parquet"
+    pq.write_table(pq.read_table(scored).slice(0, 12), few)
+    result = runner.invoke(app, ["cohort", "model", "report", str(fitted), str(few),
+                                 "--resamples", "2"])
+    assert result.exit_code == 2
+    assert "at least 20 rows" in result.output

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from spinemets.analytics._model import (
     CoxFit,
@@ -324,8 +325,18 @@ def fit_model(data: CohortData, options: FitOptions) -> ModelFile:
             xb: npt.NDArray[np.float64]) -> CoxFit:
         return fit_penalised_cox(tt, ee, xb, terms, penalizer=options.penalizer)
 
-    model = fit(t, e, xx)
-    apparent = flatten(performance(t, e, model.predict(xx), HORIZONS, THRESHOLDS))
+    if not e.any():
+        raise InputError.single("events", f"no deaths among the {n} complete rows; a survival "
+                                "model needs events")
+    try:
+        model = fit(t, e, xx)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError.single("model", f"the Cox model could not be fitted ({first[:160]}); "
+                                "check for predictors that separate the deaths completely, "
+                                "or use fewer predictors") from exc
+    apparent = {k: v if v is not None and np.isfinite(v) else None for k, v in flatten(
+        performance(t, e, model.predict(xx), HORIZONS, THRESHOLDS)).items()}
     optimism = bootstrap_optimism(t, e, xx, fit=fit, horizons=HORIZONS,
                                   thresholds=THRESHOLDS, resamples=options.resamples,
                                   seed=options.seed)
@@ -364,7 +375,11 @@ def fit_model(data: CohortData, options: FitOptions) -> ModelFile:
         "software": _software(),
         "intended_use": INTENDED_USE,
     }
-    return ModelFile.model_validate(doc)
+    try:
+        return ModelFile.model_validate(doc)
+    except ValidationError as exc:  # e.g. a coefficient that is not finite
+        raise InputError.single("model", "the fitted model is not usable (a value is not "
+                                "finite); use fewer predictors or check the data") from exc
 
 
 def _known(values: npt.NDArray[Any], kind: str) -> npt.NDArray[np.bool_]:

@@ -27,7 +27,8 @@ tr.model th,tr.model td{background:#e7f2fa;font-weight:600}
 .scroll{overflow-x:auto;max-width:100%}caption{text-align:left;font-weight:600;padding:.3rem 0}
 .warn{background:#fff1d2;border-left:.4rem solid #b38c00;padding:.6rem 1rem}
 .label{background:#e7f2fa;border-left:.4rem solid #005ea2;padding:.6rem 1rem}
-.brief{font-size:1.1rem}figure{margin:1rem 0}figcaption{max-width:60rem}
+.brief{font-size:1.1rem}figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
+figcaption{max-width:60rem}
 td.author{color:#8b0a03;font-weight:600}
 """
 
@@ -192,7 +193,8 @@ def _discrimination(report: dict[str, Any]) -> str:
     head = ["", "Harrell C", "Uno C", *(f"AUC {h} months" for h in horizons)]
     rows: list[tuple[str, list[str]]] = []
     for k, ent in enumerate(_entities(report)):
-        cells = [escape(ent["label"]), _ci(ent["harrell_c"]), _ci(ent["uno_c"]),
+        label = f"Model {ent['name']} (apparent)" if k == 0 else ent["label"]
+        cells = [escape(label), _ci(ent["harrell_c"]), _ci(ent["uno_c"]),
                  *(_ci(ent["time_dependent_auc"][h]) for h in horizons)]
         rows.append(("model" if k == 0 else "", cells))
         if k == 0 and "corrected" in ent["harrell_c"]:
@@ -287,6 +289,7 @@ def render_model_html(report: dict[str, Any]) -> str:
         The HTML document.
     """
     horizons = [f"{h:g}" for h in report["horizons"]]
+    optimism = report["optimism"][:1].upper() + report["optimism"][1:]
     synthetic = (f'<p class="warn"><strong>Synthetic data.</strong> '
                  f"{escape(report['synthetic'])}</p>" if report["synthetic"] else "")
     notes = "".join(f'<p class="warn">{escape(n)}</p>' for n in report["notes"])
@@ -313,12 +316,20 @@ def render_model_html(report: dict[str, Any]) -> str:
         f"<p>Source: {escape(report['source'])}; {report['rows']} rows, "
         f"{report['rows_with_survival']} with survival data, {report['rows_model_complete']} "
         f"with every predictor, {report['rows_compared']} compared (every score complete too)."
-        f" {escape(report['optimism'])}. Intervals: {escape(report['confidence_intervals'])}."
+        f" {escape(optimism)}. Intervals: {escape(report['confidence_intervals'])}."
         f"</p><p><strong>C-index.</strong> {escape(report['c_index_convention'])} Classic "
         "scores are recalibrated on these rows: their points keep their order, and the "
         "survival attached to each total is refitted here.</p>"
         f"<h2>Discrimination</h2>{_discrimination(report)}"
-        f"<h2>Calibration</h2>{cal}<h2>Decision curves</h2>{dca}"
+        "<h2>Calibration</h2><p>How close the predicted risk of death is to what happened. "
+        "<strong>Slope</strong>: 1 is ideal; below 1, predictions are too extreme (typical "
+        "of overfitting); above 1, too modest. <strong>log O/E</strong>: log of observed over "
+        "expected deaths by the horizon; 0 is ideal, below 0 the model over-predicts death. "
+        "<strong>ICI</strong> and <strong>E50</strong>: mean and median distance between "
+        "predicted and observed risk (0 is ideal; they are never negative, so their bootstrap "
+        "interval can lie above a small estimate). A recalibrated score matches the observed "
+        "deaths on these rows by construction (log O/E 0).</p>"
+        f"{cal}<h2>Decision curves</h2>{dca}"
         f"<h2>Published figures of the classic scores</h2>{_published(report)}"
         f"<h2>The model</h2>{_coefficients(report)}"
         f"<h2>Model card (TRIPOD+AI)</h2><p>Reporting items after {escape(TRIPOD_AI)} "

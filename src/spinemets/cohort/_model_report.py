@@ -42,6 +42,7 @@ from spinemets.cohort._model import (
 )
 from spinemets.cohort._model_file import ModelFile
 from spinemets.cohort._synth import published_survival
+from spinemets.errors import InputError
 from spinemets.scores import registry
 
 __all__ = ["C_INDEX_NOTE", "TRIPOD_AI", "build_report"]
@@ -53,6 +54,7 @@ C_INDEX_NOTE = (
     "inverse probability of remaining uncensored.")
 TRIPOD_AI = "Collins GS, Moons KGM, Dhiman P, et al. TRIPOD+AI statement. BMJ 2024;385:e078378."
 MIN_SCORE_SHARE = 0.5
+MIN_ROWS = 20
 
 
 @dataclass
@@ -203,6 +205,11 @@ def build_report(model: ModelFile, source: Path, *, resamples: int = 200, seed: 
     for slug in scores:
         rows &= _score_arrays(data, slug)[0]
     t, e = data.time[rows], data.event[rows]
+    if len(t) < MIN_ROWS or int(e.sum()) < 2:
+        raise InputError.single("input", f"{source}: only {len(t)} rows ({int(e.sum())} "
+                                "deaths) have every predictor, every compared score and "
+                                f"survival data; at least {MIN_ROWS} rows and 2 deaths are "
+                                "needed for a report")
     horizons = list(model.validation.horizons)
     thresholds = list(model.validation.thresholds)
     model_pred = cox.predict(x[rows])
