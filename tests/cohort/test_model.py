@@ -151,6 +151,11 @@ def test_missing_predictor_column_is_named(scored: Path, tmp_path: Path) -> None
                                  str(tmp_path / "m.json"), "--predictors", "kps,nope"])
     assert result.exit_code == 2
     assert "nope" in result.output and "--keep all" in result.output
+    for bad, message in (("kps,kps", "named twice"), ("kps,event", "the outcome")):
+        result = runner.invoke(app, ["cohort", "model", "fit", str(scored), "--out",
+                                     str(tmp_path / "m.json"), "--predictors", bad])
+        assert result.exit_code == 2
+        assert message in result.output
 
 
 def test_model_file_is_checked_on_load(fitted: Path, tmp_path: Path) -> None:

@@ -281,6 +281,19 @@ def _coefficients(fit: CoxFit) -> list[dict[str, Any]]:
     return out
 
 
+def _check_predictor_names(options: FitOptions) -> None:
+    if not options.predictors:
+        raise InputError.single("--predictors", "name at least one predictor column")
+    seen: set[str] = set()
+    for name in options.predictors:
+        if name in seen:
+            raise InputError.single("--predictors", f"{name} is named twice", value=name)
+        if name in {options.time_column, options.event_column}:
+            raise InputError.single("--predictors", f"{name} is the outcome, not a predictor",
+                                    value=name)
+        seen.add(name)
+
+
 def fit_model(data: CohortData, options: FitOptions) -> ModelFile:
     """Fit, internally validate and describe a penalised Cox model.
 
@@ -302,8 +315,7 @@ def fit_model(data: CohortData, options: FitOptions) -> ModelFile:
         A predictor column is missing or malformed; no complete rows; too few events per
         candidate predictor parameter (unless forced).
     """
-    if not options.predictors:
-        raise InputError.single("--predictors", "name at least one predictor column")
+    _check_predictor_names(options)
     columns = _columns_for(data, options.predictors)
     kinds = {p: _kind(data.table, p) for p in options.predictors}
     usable = data.survival_ok.copy()
