@@ -29,7 +29,8 @@ tr.model th,tr.model td{background:#e7f2fa;font-weight:600}
 .label{background:#e7f2fa;border-left:.4rem solid #005ea2;padding:.6rem 1rem}
 .brief{font-size:1.1rem}figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
 figcaption{max-width:60rem}
-td.author{color:#8b0a03;font-weight:600}
+.author{color:#8b0a03;font-weight:600}
+.ci{display:block;font-size:.85em;font-weight:400;color:#3d4551;white-space:nowrap}
 """
 
 _COLORS = ["#1a1a1a", "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
@@ -45,7 +46,7 @@ def _num(value: Any, digits: int = 2) -> str:
     return escape(str(value))
 
 
-_NUMERIC = re.compile(r"^[-–=<>0-9. ()%to]*$")
+_NUMERIC = re.compile(r"^(&lt;|&gt;|[-–=0-9.])")
 
 
 def _ci(entry: dict[str, Any] | None, digits: int = 2, *, corrected: bool = False) -> str:
@@ -58,7 +59,8 @@ def _ci(entry: dict[str, Any] | None, digits: int = 2, *, corrected: bool = Fals
         return "–"
     if lo is None or hi is None:
         return _num(est, digits)
-    return f"{_num(est, digits)} ({_num(lo, digits)} to {_num(hi, digits)})"
+    return (f'{_num(est, digits)}<span class="ci">{_num(lo, digits)} to {_num(hi, digits)}'
+            "</span>")
 
 
 def _table(caption: str, head: list[str], rows: list[tuple[str, list[str]]],
@@ -71,7 +73,7 @@ def _table(caption: str, head: list[str], rows: list[tuple[str, list[str]]],
         cls = f' class="{css}"' if css else (f' class="{first_class}"' if k == 0 and
                                               first_class else "")
         out.append(f'<tr{cls}><th scope="row">{cells[0]}</th>')
-        out += [f"<td{'' if _NUMERIC.match(c) else ' class=text'}>{c}</td>"
+        out += [f"<td{'' if _NUMERIC.match(c) or c == '–' else ' class=text'}>{c}</td>"
                 for c in cells[1:]]
         out.append("</tr>")
     out.append("</tbody></table></div>")
