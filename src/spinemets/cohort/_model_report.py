@@ -14,6 +14,7 @@ file); on other data they are a validation on those rows.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,7 +239,7 @@ def build_report(model: ModelFile, source: Path, *, resamples: int = 200, seed: 
                         published_survival()["directions"][slug],
                         "recalibration": recal[slug],
                         "published": _published(slug, t, e, band[rows])})
-    return {
+    report: dict[str, Any] = _finite({
         "title": f"Survival model report: {model.name}",
         "source": str(source), "synthetic": data.synthetic,
         "model_label": model.label, "development_data": development,
@@ -255,7 +256,19 @@ def build_report(model: ModelFile, source: Path, *, resamples: int = 200, seed: 
         "model": results["model"], "classic_scores": classic,
         "coefficients": [c.model_dump() for c in model.coefficients],
         "model_card": model_card(model, development=development),
-    }
+    })
+    return report
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def model_card(model: ModelFile, *, development: bool) -> list[dict[str, str]]:
