@@ -151,4 +151,7 @@ def register(app: typer.Typer) -> None:
     app : typer.Typer
         The root ``spinemets`` application.
     """
+    from spinemets.cli._cohort_model import model_app  # noqa: PLC0415  (cohort model group)
+
+    cohort_app.add_typer(model_app, name="model")
     app.add_typer(cohort_app, name="cohort")
