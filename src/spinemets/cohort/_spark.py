@@ -32,7 +32,7 @@ from spinemets.cohort._kernel import PROBLEM_SCHEMA, Kernel
 from spinemets.cohort._local import Keep, ScoreSummary, sidecar_path
 from spinemets.errors import InputError
 
-__all__ = ["score_file_spark", "score_spark_dataframe", "spark_session"]
+__all__ = ["read_spark", "score_file_spark", "score_spark_dataframe", "spark_session"]
 
 _PANDAS3_WARNING = "PySpark does not yet fully support pandas"
 
@@ -49,13 +49,16 @@ def _partition_id() -> int:
     return context.partitionId() if context is not None else 0
 
 
-def spark_session(remote: str | None = None) -> Any:
-    """A Spark session: Spark Connect when ``remote`` is given, else local on every core.
+def spark_session(remote: str | None = None, *, master: str | None = None) -> Any:
+    """A Spark session: Spark Connect when ``remote`` is given, else a classic session.
 
     Parameters
     ----------
     remote : str, optional
         Spark Connect URL such as ``sc://spark-master:15002``.
+    master : str, optional
+        Cluster master URL such as ``spark://host:7077`` (default ``local[*]``); executors
+        need ``spinemets[cohort]`` installed for the same Python.
 
     Returns
     -------
@@ -66,14 +69,15 @@ def spark_session(remote: str | None = None) -> Any:
 
     if remote:
         return SparkSession.builder.remote(remote).getOrCreate()
-    return (SparkSession.builder.master("local[*]").appName("spinemets-cohort")
+    return (SparkSession.builder.master(master or "local[*]").appName("spinemets-cohort")
             .config("spark.ui.enabled", "false")
             .config("spark.pyspark.python", sys.executable)  # workers see this interpreter
             .config("spark.sql.session.timeZone", "UTC")
             .getOrCreate())
 
 
-def _read(spark: Any, path: Path) -> Any:
+def read_spark(spark: Any, path: Path) -> Any:
+    """A Spark DataFrame of a cohort file or directory (CSV columns as text)."""
     fmt = file_format(path)
     if fmt == "parquet":
         return spark.read.parquet(str(path))
@@ -213,7 +217,7 @@ def score_file_spark(source_path: Path, out: Path, *, problems_path: Path | None
                                     "input, or is the sidecar; choose another output "
                                     "directory (the input is never overwritten)")
     spark = session if session is not None else spark_session(remote)
-    df = _read(spark, source_path)
+    df = read_spark(spark, source_path)
     chosen = tuple(slugs) if slugs is not None else present_scores(df.columns)
     with warnings.catch_warnings():
         # pyspark 4.3 warns on every mapInArrow that pandas >= 3 is not fully supported;
