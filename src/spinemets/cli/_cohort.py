@@ -77,6 +77,9 @@ def score_command(  # noqa: PLR0917  (typer: options are parameters)
     batch_size: Annotated[int, typer.Option(help="Rows per record batch.")] = 1 << 16,
     spark_remote: Annotated[str | None, typer.Option(
         help="Spark Connect URL (sc://host:15002); default a local Spark session.")] = None,
+    master: Annotated[str | None, typer.Option(
+        "--master", help="Spark master URL (spark://host:7077) for --engine spark; default "
+        "local on every core.")] = None,
 ) -> None:
     """Score every row of a cohort file; bad cells go to a sidecar file, never silently."""
     _need_cohort_extra()
@@ -86,7 +89,7 @@ def score_command(  # noqa: PLR0917  (typer: options are parameters)
     try:
         if engine is Engine.spark:
             summary = score_file_spark(source, out, problems_path=problems, slugs=slugs,
-                                       keep=keep.value, remote=spark_remote)
+                                       keep=keep.value, remote=spark_remote, master=master)
         else:
             summary = score_file(source, out, problems_path=problems, slugs=slugs,
                                  keep=keep.value, workers=workers, batch_size=batch_size)
