@@ -7,6 +7,13 @@ level (default 4, 16 and 64 keep-alive connections).
 Run: ``python benchmarks/bench_web_load.py [--seconds 15] [--concurrency 4 16 64]``.
 Target on a 2-core machine: >= 500 requests/s with p99 < 50 ms.
 
+Server CPU per request is the CPU time of the server's processes (from /proc) over the requests
+served at that level. ``--baseline-python OTHER/.venv/bin/python`` also serves the same load
+from another installation (for example the previous release unpacked with
+``git archive <commit> | tar -x -C /tmp/old`` and its own venv), interleaved round by round with
+this one (``--rounds``), so both see the same background load; figures on a shared machine are
+noisy, compare the rounds side by side.
+
 Each connection is reopened every ``--reconnect`` requests (default 100), as browsers and
 proxies do. uvicorn's workers share one listening socket, and a fixed set of keep-alive
 connections opened at once can all be accepted by one worker, leaving the other core idle
@@ -36,16 +43,39 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(port: int, workers: int, db: Path) -> subprocess.Popen[bytes]:
+def _tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of a process and its descendants (Linux /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += times.get(pid, 0.0)
+        stack.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+def _start_server(port: int, workers: int, db: Path, python: str = sys.executable
+                  ) -> subprocess.Popen[bytes]:
     env = dict(os.environ, SPINEMETS_DATABASE_URL=f"sqlite:///{db}", SPINEMETS_DEMO="true",
                SPINEMETS_AUTO_MIGRATE="false")
     # migrate and seed once before the workers start
-    subprocess.run([sys.executable, "-c", (
+    subprocess.run([python, "-c", (
         "from spinemets.web import Settings, create_app\n"
         "from spinemets.web._app import prepare_database\n"
         "app = create_app(Settings())\n"
         "prepare_database(app.state.spinemets)\n")], env=env, check=True)
-    cmd = [sys.executable, "-m", "uvicorn", "spinemets.web:create_app_from_env", "--factory",
+    cmd = [python, "-m", "uvicorn", "spinemets.web:create_app_from_env", "--factory",
            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
            "--log-level", "warning", "--no-access-log"]
     proc = subprocess.Popen(cmd, env=env)
@@ -126,6 +156,46 @@ async def _drive(port: int, payloads: list[bytes], seconds: float, concurrency: 
     return latencies, errors, time.perf_counter() - start
 
 
+def _serve_levels(python: str, args: argparse.Namespace
+                  ) -> list[tuple[int, list[float], list[int], float, float]]:
+    port = _free_port()
+    runs: list[tuple[int, list[float], list[int], float, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = _start_server(port, args.workers, Path(tmp) / "bench.sqlite3", python)
+        try:
+            payloads = _requests(port, args.path)
+            for concurrency in args.concurrency:
+                before = _tree_cpu_seconds(proc.pid)
+                latencies, errors, elapsed = asyncio.run(
+                    _drive(port, payloads, args.seconds, concurrency, args.reconnect))
+                # the warm-up requests are in the CPU figure too: count them as served
+                cpu = _tree_cpu_seconds(proc.pid) - before
+                runs.append((concurrency, latencies, errors, elapsed, cpu))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+    return runs
+
+
+def _report(label: str, runs: list[tuple[int, list[float], list[int], float, float]],
+            warm_seconds: float) -> None:
+    print(f"  {label}")
+    for concurrency, latencies, errors, elapsed, cpu in runs:
+        latencies.sort()
+        n = len(latencies)
+        p50 = statistics.median(latencies) * 1000
+        p99 = latencies[min(n - 1, int(n * 0.99))] * 1000
+        worst = latencies[-1] * 1000
+        rate = n / elapsed
+        served = n + rate * warm_seconds  # warm-up requests, estimated at the same rate
+        ok = rate >= 500 and p99 < 50 and not errors
+        print(f"    {concurrency:>3} connections: {rate:.0f} requests/s, p50 {p50:.1f} ms, "
+              f"p99 {p99:.1f} ms, max {worst:.0f} ms, server CPU {1000 * cpu / served:.2f} "
+              f"ms/request, non-200 {len(errors)}"
+              + (f" (e.g. {errors[0]})" if errors else "")
+              + f"  target (>= 500 req/s, p99 < 50 ms): {'MET' if ok else 'NOT MET'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=15)
@@ -136,34 +206,26 @@ def main() -> None:
     parser.add_argument("--reconnect", type=int, default=100,
                         help="reopen each connection after this many requests (0: never)")
     parser.add_argument("--path", default="/api/v1/plan")
+    parser.add_argument("--baseline-python", default=None,
+                        help="interpreter of another installation to compare (e.g. the "
+                        "previous release's venv), run interleaved with this one")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds (each: this, baseline)")
     args = parser.parse_args()
-    port = _free_port()
-    runs: list[tuple[int, list[float], list[int], float]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = _start_server(port, args.workers, Path(tmp) / "bench.sqlite3")
-        try:
-            payloads = _requests(port, args.path)
-            for concurrency in args.concurrency:
-                latencies, errors, elapsed = asyncio.run(
-                    _drive(port, payloads, args.seconds, concurrency, args.reconnect))
-                runs.append((concurrency, latencies, errors, elapsed))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
-    print(f"POST {args.path}: {args.workers} uvicorn workers, {len(payloads)} demo cases, "
-          f"{args.seconds:.0f} s per level, connections reopened every {args.reconnect} "
+    print(f"POST {args.path}: {args.workers} uvicorn workers, {len(demo_payload_count())} demo "
+          f"cases, {args.seconds:.0f} s per level, connections reopened every {args.reconnect} "
           f"requests, client on the same {os.cpu_count()}-core machine")
-    for concurrency, latencies, errors, elapsed in runs:
-        latencies.sort()
-        n = len(latencies)
-        p50 = statistics.median(latencies) * 1000
-        p99 = latencies[min(n - 1, int(n * 0.99))] * 1000
-        worst = latencies[-1] * 1000
-        ok = n / elapsed >= 500 and p99 < 50 and not errors
-        print(f"  {concurrency:>3} connections: {n / elapsed:.0f} requests/s, p50 {p50:.1f} ms, "
-              f"p99 {p99:.1f} ms, max {worst:.0f} ms, non-200 {len(errors)}"
-              + (f" (e.g. {errors[0]})" if errors else "")
-              + f"  target (>= 500 req/s, p99 < 50 ms): {'MET' if ok else 'NOT MET'}")
+    for round_no in range(1, args.rounds + 1):
+        print(f"round {round_no}")
+        _report("this installation", _serve_levels(sys.executable, args), 2.0)
+        if args.baseline_python:
+            _report(f"baseline {args.baseline_python}",
+                    _serve_levels(args.baseline_python, args), 2.0)
+
+
+def demo_payload_count() -> list[object]:
+    from spinemets.storage import demo_cases
+
+    return list(demo_cases())
 
 
 if __name__ == "__main__":

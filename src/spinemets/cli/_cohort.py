@@ -7,6 +7,8 @@ so the rest of the CLI starts fast and works without the ``[cohort]`` extra.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +29,12 @@ cohort_app = typer.Typer(
 
 class Engine(StrEnum):
     local = "local"
+    spark = "spark"
+
+
+class ValidateEngine(StrEnum):
+    duckdb = "duckdb"
+    arrow = "arrow"
     spark = "spark"
 
 
@@ -69,6 +77,9 @@ def score_command(  # noqa: PLR0917  (typer: options are parameters)
     batch_size: Annotated[int, typer.Option(help="Rows per record batch.")] = 1 << 16,
     spark_remote: Annotated[str | None, typer.Option(
         help="Spark Connect URL (sc://host:15002); default a local Spark session.")] = None,
+    master: Annotated[str | None, typer.Option(
+        "--master", help="Spark master URL (spark://host:7077) for --engine spark; default "
+        "local on every core.")] = None,
 ) -> None:
     """Score every row of a cohort file; bad cells go to a sidecar file, never silently."""
     _need_cohort_extra()
@@ -78,7 +89,7 @@ def score_command(  # noqa: PLR0917  (typer: options are parameters)
     try:
         if engine is Engine.spark:
             summary = score_file_spark(source, out, problems_path=problems, slugs=slugs,
-                                       keep=keep.value, remote=spark_remote)
+                                       keep=keep.value, remote=spark_remote, master=master)
         else:
             summary = score_file(source, out, problems_path=problems, slugs=slugs,
                                  keep=keep.value, workers=workers, batch_size=batch_size)
@@ -104,26 +115,76 @@ def validate_command(  # noqa: PLR0917  (typer: options are parameters)
                                              "instead of standard output.")] = None,
     scores: Annotated[str | None, typer.Option(
         help="Comma-separated slugs; default every prognostic score in the file.")] = None,
+    engine: Annotated[ValidateEngine, typer.Option(
+        help="Counting pass: duckdb (one SQL scan, all cores), arrow (record batches) or "
+        "spark. The statistics are the same.")] = ValidateEngine.duckdb,
+    time_resolution: Annotated[float | None, typer.Option(
+        "--time-resolution",
+        help="Round survival times down to a multiple of this many months (default: exact "
+        "times). Only needed when nearly every time is distinct.")] = None,
+    max_cells: Annotated[int, typer.Option(
+        "--max-cells", min=1, help="Largest count table (distinct score value, time, event "
+        "cells over all scores, about 50 bytes each).")] = 20_000_000,
+    workers: Annotated[int | None, typer.Option(help="Threads (duckdb engine).", min=1)] = None,
+    master: Annotated[str | None, typer.Option(
+        "--master", help="Spark master URL for --engine spark (spark://host:7077); default "
+        "local on every core.")] = None,
 ) -> None:
-    """Survival validation per score: KM by band, log-rank, C-indices, td-AUC, calibration."""
+    """Survival validation per score: KM by band, log-rank, C-indices, td-AUC, calibration.
+
+    One streaming pass counts (score value, band, time, event); every statistic is computed
+    from those counts, so memory depends on the distinct times, not on the rows.
+    """
     _need_cohort_extra()
     from spinemets.cohort import render_html, save_text, validate_file  # noqa: PLC0415
+    from spinemets.cohort._files import check_targets  # noqa: PLC0415
 
     slugs = [s.strip() for s in scores.split(",") if s.strip()] if scores else None
     try:
-        report = validate_file(scored, time_column=time, event_column=event, slugs=slugs)
+        if out is not None:  # refuse a bad target before the (long) pass
+            check_targets([scored], [("--out", out)])
+        spark = None
+        if engine is ValidateEngine.spark:
+            from spinemets.cohort._spark import spark_session  # noqa: PLC0415
+
+            spark = spark_session(master=master)
+        with _progress(f"validating ({engine.value})") as progress:
+            report = validate_file(scored, time_column=time, event_column=event, slugs=slugs,
+                                   engine=engine.value, time_resolution=time_resolution,
+                                   max_cells=max_cells, workers=workers, progress=progress,
+                                   spark=spark)
     except SpinemetsError as exc:
         fail(exc)
     text = render_html(report) if fmt is ReportFormat.html else json.dumps(
         report.to_dict(), indent=2)
-    if out is None:
+    if out is not None:
+        try:
+            save_text(text, out, inputs=[scored])
+        except SpinemetsError as exc:
+            fail(exc)
+    else:
         print(text)
+    err_console.print(
+        f"{report.rows} rows read, {report.rows_without_survival} without usable survival data;"
+        " rows used: " + ", ".join(f"{s.slug} {s.complete}" for s in report.scores)
+        + (f". Report written to {out}" if out is not None else ""), highlight=False)
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
+    """A progress bar on standard error when it is a terminal (else no callback)."""
+    if not err_console.is_terminal:
+        yield None
         return
-    try:
-        save_text(text, out, inputs=[scored])
-    except SpinemetsError as exc:
-        fail(exc)
-    err_console.print(f"report written to {out}", highlight=False)
+    from rich.progress import Progress  # noqa: PLC0415
+
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
 
 
 @cohort_app.command("synth")

@@ -2,16 +2,20 @@
 
 Each Spark task compiles the kernel once (from the score tables installed on the executor) and
 scores its partition's record batches exactly as the local engine does, so the score columns
-are identical. Sidecar row numbers are file row numbers: a first pass counts the rows of each
-partition, and each task adds its partition's offset (for one input file, Spark's partitions
-follow the file order; for several files, rows are numbered in Spark's partition order).
+are identical. The input is read once: each task emits its score rows, its problem rows (bad
+cells, numbered within the partition) and one count row (rows and status counts); the driver
+turns problem rows into file row numbers from the partition counts (for one input file, Spark's
+partitions follow the file order; for several files, rows are numbered in Spark's partition
+order).
 
-Works with a local session or a cluster through Spark Connect (``remote="sc://host:15002"``);
-executors need ``spinemets[cohort]`` installed. pyspark is imported only when used.
+Works with a local session, a standalone or YARN/Kubernetes cluster (``master="spark://host:7077"``)
+or Spark Connect (``remote="sc://host:15002"``); executors need ``spinemets[cohort]`` installed
+for the same Python. pyspark is imported only when used.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -22,17 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from spinemets.cohort._columns import cohort_columns, present_scores
 from spinemets.cohort._files import check_source, check_targets, replacing, same_file
 from spinemets.cohort._io import file_format
-from spinemets.cohort._kernel import PROBLEM_SCHEMA, Kernel
+from spinemets.cohort._kernel import PROBLEM_SCHEMA, STATUSES, Kernel
 from spinemets.cohort._local import Keep, ScoreSummary, sidecar_path
 from spinemets.errors import InputError
 
-__all__ = ["score_file_spark", "score_spark_dataframe", "spark_session"]
+__all__ = ["read_spark", "score_file_spark", "score_spark_dataframe", "spark_session"]
 
 _PANDAS3_WARNING = "PySpark does not yet fully support pandas"
 
@@ -49,13 +53,16 @@ def _partition_id() -> int:
     return context.partitionId() if context is not None else 0
 
 
-def spark_session(remote: str | None = None) -> Any:
-    """A Spark session: Spark Connect when ``remote`` is given, else local on every core.
+def spark_session(remote: str | None = None, *, master: str | None = None) -> Any:
+    """A Spark session: Spark Connect when ``remote`` is given, else a classic session.
 
     Parameters
     ----------
     remote : str, optional
         Spark Connect URL such as ``sc://spark-master:15002``.
+    master : str, optional
+        Cluster master URL such as ``spark://host:7077`` (default ``local[*]``); executors
+        need ``spinemets[cohort]`` installed for the same Python.
 
     Returns
     -------
@@ -66,15 +73,20 @@ def spark_session(remote: str | None = None) -> Any:
 
     if remote:
         return SparkSession.builder.remote(remote).getOrCreate()
-    return (SparkSession.builder.master("local[*]").appName("spinemets-cohort")
+    # executors run this interpreter (pyspark reads the variable, not the setting, when the
+    # driver is a plain Python process rather than spark-submit)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return (SparkSession.builder.master(master or "local[*]").appName("spinemets-cohort")
             .config("spark.ui.enabled", "false")
             .config("spark.pyspark.python", sys.executable)  # workers see this interpreter
             .config("spark.sql.session.timeZone", "UTC")
             .getOrCreate())
 
 
-def _read(spark: Any, path: Path) -> Any:
-    fmt = file_format(path)
+def read_spark(spark: Any, path: Path) -> Any:
+    """A Spark DataFrame of a cohort file or directory (CSV columns as text; a directory is
+    read as Parquet part files)."""
+    fmt = "parquet" if "://" not in str(path) and path.is_dir() else file_format(path)
     if fmt == "parquet":
         return spark.read.parquet(str(path))
     if fmt == "csv":  # every column as text: the kernel parses and reports bad cells
@@ -82,33 +94,111 @@ def _read(spark: Any, path: Path) -> Any:
     return spark.read.json(str(path))
 
 
-def _offsets(df: Any) -> dict[int, int]:
-    def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        n = sum(b.num_rows for b in batches)
-        yield pa.RecordBatch.from_pydict({"pid": [_partition_id()], "n": [n]},
-                                         schema=pa.schema([("pid", pa.int32()),
-                                                           ("n", pa.int64())]))
-
-    sizes = {r["pid"]: r["n"] for r in df.mapInArrow(count, "pid int, n long").collect()}
-    offsets: dict[int, int] = {}
-    running = 0
-    for pid in sorted(sizes):
-        offsets[pid] = running
-        running += sizes[pid]
-    return offsets
+_KIND = "__spinemets_kind"
+_PID = "__spinemets_partition"
+_TALLY = "__spinemets_tally"  # JSON status counts per score, on each partition's count row
+_PROBLEM_PREFIX = "__spinemets_problem_"
 
 
 def _spark_schema(arrow: pa.Schema) -> Any:
-    """Spark schema of the kernel's output fields (16-bit totals and text)."""
-    from pyspark.sql.types import LongType, ShortType, StringType, StructField, StructType  # noqa: PLC0415
+    """Spark schema of the kernel's output fields (16-bit totals, 32/64-bit integers, text)."""
+    from pyspark.sql.types import (  # noqa: PLC0415
+        IntegerType,
+        LongType,
+        ShortType,
+        StringType,
+        StructField,
+        StructType,
+    )
 
-    spark_types = {pa.int16(): ShortType(), pa.int64(): LongType(), pa.string(): StringType()}
+    spark_types = {pa.int16(): ShortType(), pa.int32(): IntegerType(), pa.int64(): LongType(),
+                   pa.string(): StringType()}
     return StructType([StructField(f.name, spark_types[f.type], f.nullable) for f in arrow])
 
 
+def _extra_fields() -> list[pa.Field]:
+    problem = [pa.field(_PROBLEM_PREFIX + f.name, f.type, nullable=True) for f in PROBLEM_SCHEMA]
+    return [*problem, pa.field(_KIND, pa.string()), pa.field(_PID, pa.int32()),
+            pa.field(_TALLY, pa.string())]
+
+
+def _one_pass(df: Any, chosen: tuple[str, ...], keep: Keep) -> tuple[Any, list[str]]:
+    """One mapInArrow giving score rows, problem rows and one count row per partition.
+
+    Problems carry their row number within the partition; the driver adds each partition's
+    offset from the count rows afterwards, so no counting pass over the input is needed.
+    """
+    kernel = _kernel(chosen)
+    out_names = set(kernel.output_schema().names)
+    inputs = cohort_columns()
+    kept = [] if keep == "none" else [c for c in df.columns if c not in out_names and (
+        keep == "all" or c not in inputs)]
+    kept_schema = df.select(*kept).schema if kept else None
+    # every field nullable: score rows leave the problem fields empty and the other way round
+    score_fields = [f.with_nullable(True) for f in kernel.output_schema(strings=True)]
+    extra = _extra_fields()
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        k = _kernel(chosen)
+        pid = _partition_id()
+        row = 1
+        tally = {s: dict.fromkeys(STATUSES, 0) for s in chosen}
+        kept_fields: list[pa.Field] = []
+        for batch in batches:
+            result = k.run(batch, first_row=row, strings=True)
+            row += batch.num_rows
+            kept_fields = [batch.schema.field(n).with_nullable(True) for n in kept]
+            for slug in chosen:
+                counts = result.scores.column(f"{slug}_status").value_counts().to_pylist()
+                for item in counts:
+                    tally[slug][str(item["values"])] += int(item["counts"])
+            n = batch.num_rows
+            cols = ([batch.column(batch.schema.get_field_index(name)) for name in kept]
+                    + result.scores.columns
+                    + [pa.nulls(n, f.type) for f in extra[:-3]]
+                    + [pa.array(["score"] * n), pa.array([pid] * n, pa.int32()),
+                       pa.nulls(n, pa.string())])
+            yield pa.RecordBatch.from_arrays(cols, schema=pa.schema(
+                kept_fields + score_fields + extra))
+            found = result.problems
+            if found.num_rows:
+                m = found.num_rows
+                cols = ([pa.nulls(m, f.type) for f in kept_fields]
+                        + [pa.nulls(m, f.type) for f in score_fields]
+                        + [found.column(f.name).cast(f.type) for f in PROBLEM_SCHEMA]
+                        + [pa.array(["problem"] * m), pa.array([pid] * m, pa.int32()),
+                           pa.nulls(m, pa.string())])
+                yield pa.RecordBatch.from_arrays(cols, schema=pa.schema(
+                    kept_fields + score_fields + extra))
+        if not kept_fields:
+            kept_fields = [pa.field(f.name, _arrow_type(f.dataType)) for f in
+                           (kept_schema.fields if kept_schema else [])]
+        cols = ([pa.nulls(1, f.type) for f in kept_fields]
+                + [pa.nulls(1, f.type) for f in score_fields]
+                + [pa.nulls(1, f.type) for f in extra[:-3]]
+                + [pa.array(["count"]), pa.array([pid], pa.int32()),
+                   pa.array([json.dumps({"rows": row - 1, "status": tally})])])
+        yield pa.RecordBatch.from_arrays(cols, schema=pa.schema(
+            kept_fields + score_fields + extra))
+
+    from pyspark.sql.types import StructField, StructType  # noqa: PLC0415
+
+    schema = StructType([StructField(f.name, f.dataType, True)
+                         for f in (kept_schema.fields if kept_schema else [])])
+    for f in _spark_schema(pa.schema(score_fields + extra)).fields:
+        schema = schema.add(f)
+    return df.mapInArrow(run, schema), kept + [f.name for f in score_fields]
+
+
+def _arrow_type(spark_type: Any) -> pa.DataType:
+    from pyspark.sql.pandas.types import to_arrow_type  # noqa: PLC0415
+
+    return to_arrow_type(spark_type)
+
+
 def score_spark_dataframe(df: Any, *, slugs: Sequence[str] | None = None, keep: Keep = "extra",
-                          offsets: dict[int, int] | None = None) -> tuple[Any, Any]:
-    """Score a Spark DataFrame of cohort rows.
+                          ) -> tuple[Any, Any]:
+    """Score a Spark DataFrame of cohort rows (one pass: problems are emitted beside scores).
 
     Parameters
     ----------
@@ -118,65 +208,58 @@ def score_spark_dataframe(df: Any, *, slugs: Sequence[str] | None = None, keep: 
         Scores; default every score with an input column present.
     keep : {"extra", "all", "none"}
         Input columns copied to the output, as for the local engine.
-    offsets : dict, optional
-        First row number - 1 of each partition (default: counted with one extra pass).
 
     Returns
     -------
     (pyspark.sql.DataFrame, pyspark.sql.DataFrame)
-        The scored rows and the problems (row, field, value, reason, allowed, scores).
+        The one-pass frame (persist it when both are used) split into the scored rows and the
+        side rows: problems (``row`` numbered within the partition) and one count row per
+        partition; :func:`score_file_spark` turns them into file row numbers.
     """
     chosen = tuple(slugs) if slugs is not None else present_scores(df.columns)
-    kernel = _kernel(chosen)
-    out_names = set(kernel.output_schema().names)
-    inputs = cohort_columns()
-    kept = [] if keep == "none" else [c for c in df.columns if c not in out_names and (
-        keep == "all" or c not in inputs)]
-    offsets = offsets if offsets is not None else _offsets(df)
-    kept_schema = df.select(*kept).schema if kept else None
-    score_fields = list(kernel.output_schema(strings=True))
+    combined, names = _one_pass(df, chosen, keep)
+    from pyspark.sql import functions as F  # noqa: PLC0415, N812
 
-    def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        k = _kernel(chosen)
-        row = offsets.get(_partition_id(), 0) + 1
-        for batch in batches:
-            result = k.run(batch, first_row=row, strings=True)
-            row += batch.num_rows
-            cols = [batch.column(batch.schema.get_field_index(n)) for n in kept]
-            fields = [batch.schema.field(n) for n in kept] + score_fields
-            yield pa.RecordBatch.from_arrays(cols + result.scores.columns,
-                                             schema=pa.schema(fields))
-
-    def problems(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        k = _kernel(chosen)
-        row = offsets.get(_partition_id(), 0) + 1
-        for batch in batches:
-            yield k.run(batch, first_row=row).problems
-            row += batch.num_rows
-
-    from pyspark.sql.types import StructType  # noqa: PLC0415
-
-    schema = StructType(list(kept_schema.fields) if kept_schema else [])
-    for f in _spark_schema(pa.schema(score_fields)).fields:
-        schema = schema.add(f)
-    return (df.mapInArrow(score, schema),
-            df.mapInArrow(problems, _spark_schema(PROBLEM_SCHEMA)))
+    scored = combined.filter(F.col(_KIND) == "score").select(*names)
+    side = combined.filter(F.col(_KIND) != "score").select(
+        *[f.name for f in _extra_fields()])
+    return scored, side
 
 
-def _status_counts(out: Path, slugs: Sequence[str]) -> tuple[int, dict[str, dict[str, int]]]:
-    table = pq.read_table(out, columns=[f"{s}_status" for s in slugs])
-    counts: dict[str, dict[str, int]] = {}
-    for slug in slugs:
-        tally = table.column(f"{slug}_status").value_counts().to_pylist()
-        counts[slug] = {"complete": 0, "incomplete": 0, "error": 0}
-        for item in tally:
-            counts[slug][item["values"]] = item["counts"]
-    return table.num_rows, counts
+def _problems_and_tally(side: pa.Table, chosen: Sequence[str]
+                        ) -> tuple[pa.Table, int, dict[str, dict[str, int]]]:
+    """File row numbers for the problems, the row count and the status counts."""
+    kinds = side.column(_KIND).to_pylist()
+    pids = side.column(_PID).to_pylist()
+    tallies = side.column(_TALLY).to_pylist()
+    sizes: dict[int, int] = {}
+    status = {s: dict.fromkeys(STATUSES, 0) for s in chosen}
+    for kind, pid, tally in zip(kinds, pids, tallies, strict=True):
+        if kind == "count":
+            data = json.loads(tally)
+            sizes[pid] = sizes.get(pid, 0) + int(data["rows"])
+            for slug, counts in data["status"].items():
+                for key, value in counts.items():
+                    status[slug][key] = status[slug].get(key, 0) + int(value)
+    offsets: dict[int, int] = {}
+    running = 0
+    for pid in sorted(sizes):
+        offsets[pid] = running
+        running += sizes[pid]
+    problems = side.filter(pc.equal(side.column(_KIND), "problem"))
+    rows = [r + offsets.get(p, 0) for r, p in zip(
+        problems.column(_PROBLEM_PREFIX + "row").to_pylist(),
+        problems.column(_PID).to_pylist(), strict=True)]
+    columns = {f.name: problems.column(_PROBLEM_PREFIX + f.name) for f in PROBLEM_SCHEMA}
+    columns["row"] = pa.array(rows, pa.int64())
+    table = pa.table(columns).cast(PROBLEM_SCHEMA)
+    return table, running, status
 
 
 def score_file_spark(source_path: Path, out: Path, *, problems_path: Path | None = None,
                      slugs: Sequence[str] | None = None, keep: Keep = "extra",
-                     remote: str | None = None, session: Any = None) -> ScoreSummary:
+                     remote: str | None = None, session: Any = None,
+                     master: str | None = None) -> ScoreSummary:
     """Score a cohort file on Spark; write a Parquet directory and the sidecar CSV.
 
     Parameters
@@ -194,6 +277,8 @@ def score_file_spark(source_path: Path, out: Path, *, problems_path: Path | None
         Input columns copied to the output.
     remote : str, optional
         Spark Connect URL; default a local session.
+    master : str, optional
+        Cluster master URL (``spark://host:7077``) for a classic session.
     session : pyspark.sql.SparkSession, optional
         An existing session (overrides ``remote``).
 
@@ -212,21 +297,32 @@ def score_file_spark(source_path: Path, out: Path, *, problems_path: Path | None
             raise InputError.single("--out", f"{out} (replaced by Spark) is or holds the "
                                     "input, or is the sidecar; choose another output "
                                     "directory (the input is never overwritten)")
-    spark = session if session is not None else spark_session(remote)
-    df = _read(spark, source_path)
+    spark = session if session is not None else spark_session(remote, master=master)
+    df = read_spark(spark, source_path)
     chosen = tuple(slugs) if slugs is not None else present_scores(df.columns)
+    from pyspark import StorageLevel  # noqa: PLC0415
+
     with warnings.catch_warnings():
         # pyspark 4.3 warns on every mapInArrow that pandas >= 3 is not fully supported;
         # mapInArrow does not use pandas
         warnings.filterwarnings("ignore", message=_PANDAS3_WARNING, category=FutureWarning)
-        scored, problems = score_spark_dataframe(df, slugs=chosen, keep=keep)
-        scored.write.mode("overwrite").parquet(str(out))
-        found = problems.toArrow()
-    found = found.cast(PROBLEM_SCHEMA).sort_by([("row", "ascending"), ("field", "ascending")])
+        combined, names = _one_pass(df, chosen, keep)
+        # one read of the input: the write computes every partition once and keeps it on the
+        # executors' disks; the side rows (problems, counts) are then read from there
+        combined = combined.persist(StorageLevel.DISK_ONLY)
+        try:
+            combined.filter(combined[_KIND] == "score").select(*names).write.mode(
+                "overwrite").parquet(str(out))
+            side = combined.filter(combined[_KIND] != "score").select(
+                *[f.name for f in _extra_fields()]).toArrow()
+        finally:
+            combined.unpersist()
+    found, rows, status = _problems_and_tally(side, chosen)
+    found = found.sort_by([("row", "ascending"), ("field", "ascending")])
     with replacing(problems_path) as partial:
         pacsv.write_csv(found, partial)
     summary = ScoreSummary("spark", str(source_path), str(out), str(problems_path))
-    summary.rows, summary.status_counts = _status_counts(out, chosen)
+    summary.rows, summary.status_counts = rows, status
     summary.problems = found.num_rows
     summary.rows_with_problems = len(set(found.column("row").to_pylist()))
     summary.seconds = time.perf_counter() - started

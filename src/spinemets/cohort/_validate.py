@@ -10,15 +10,14 @@ in its published direction; Harrell's C then equals lifelines'
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -28,12 +27,18 @@ from spinemets.analytics import (
     GroupSurvival,
     LogRank,
     calibrate,
-    cumulative_dynamic_auc,
-    harrell_c,
-    km_by_group,
-    logrank,
+    count_table,
     statement_horizons,
-    uno_c,
+)
+from spinemets.cohort._aggregate import (
+    DEFAULT_MAX_CELLS,
+    ENGINES,
+    CohortCounts,
+    Progress,
+    ScoreCounts,
+    count_batches,
+    count_duckdb,
+    count_sql,
 )
 from spinemets.cohort._files import check_source, located, read_failure
 from spinemets.cohort._io import file_format
@@ -45,6 +50,7 @@ __all__ = ["AUC_HORIZONS", "C_INDEX_CONVENTION", "ScoreValidation", "ValidationR
            "validate_file", "validate_table"]
 
 AUC_HORIZONS = (3.0, 6.0, 12.0)
+_GRID_STEP = 0.5
 C_INDEX_CONVENTION = (
     "risk = score total for scores where a higher total means a shorter prognosis, and minus "
     "the total where a higher total means a longer one; a pair is concordant when the patient "
@@ -72,12 +78,14 @@ class ScoreValidation:
     auc: dict[float, float | None] = field(default_factory=dict)
     calibration: list[CalibrationRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    excluded: dict[str, int] = field(default_factory=dict)  # reason -> rows not used
 
     def to_dict(self, *, curves: bool = False) -> dict[str, Any]:
         return {
             "score": self.slug, "name": self.name, "direction": self.direction,
             "rows": self.rows, "complete": self.complete, "incomplete": self.incomplete,
             "error": self.error, "events": self.events,
+            "rows_used": self.complete, "rows_excluded": self.excluded,
             "bands": [g.to_dict(curve=curves) for g in self.groups],
             "logrank": self.logrank.to_dict() if self.logrank else None,
             "harrell_c": self.harrell.to_dict() if self.harrell else None,
@@ -99,13 +107,22 @@ class ValidationReport:
     rows_without_survival: int
     synthetic: str | None
     scores: list[ScoreValidation]
+    engine: str = "arrow"
+    time_resolution: float | None = None
+    survival_excluded: dict[str, int] = field(default_factory=dict)  # reason -> rows
 
     def to_dict(self, *, curves: bool = False) -> dict[str, Any]:
         """JSON-ready report (KM curves only when ``curves``)."""
         return {
             "source": self.source, "time_column": self.time_column,
             "event_column": self.event_column, "time_unit": "months", "rows": self.rows,
-            "rows_without_survival": self.rows_without_survival, "synthetic": self.synthetic,
+            "rows_without_survival": self.rows_without_survival,
+            "rows_read": self.rows, "survival_excluded": self.survival_excluded,
+            "engine": self.engine,
+            "time_resolution_months": self.time_resolution,
+            "times": "exact" if self.time_resolution is None else
+            f"rounded down to multiples of {self.time_resolution:g} months",
+            "synthetic": self.synthetic,
             "c_index_convention": C_INDEX_CONVENTION,
             "comparison": [comparison_row(s) for s in self.scores],
             "scores": [s.to_dict(curves=curves) for s in self.scores],
@@ -124,77 +141,99 @@ def comparison_row(s: ScoreValidation) -> dict[str, Any]:
             "calibration_statements": len(s.calibration)}
 
 
-def _event_array(arr: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """(event, known) from a boolean, 0/1 integer or true/false text column."""
-    if pa.types.is_boolean(arr.type):
-        known = pc.is_valid(arr)
-        value = arr.fill_null(False)
-    elif pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
-        known = pc.is_in(arr, pa.array([0, 1], arr.type))
-        value = pc.equal(arr, pa.scalar(1, arr.type)).fill_null(False)
-    else:
-        text = pc.utf8_lower(pc.utf8_trim_whitespace(arr.cast(pa.string())))
-        known = pc.is_in(text, pa.array(["true", "false", "1", "0"]))
-        value = pc.is_in(text, pa.array(["true", "1"]))
-    return (np.asarray(value.to_numpy(zero_copy_only=False), dtype=np.bool_),
-            np.asarray(known.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.bool_))
-
-
-def _read(path: Path, columns: list[str]) -> pa.Table:
-    if file_format(path) == "parquet":
-        present = set(pq.read_schema(path).names)
-        return pq.read_table(path, columns=[c for c in columns if c in present])
-    if file_format(path) == "csv":
-        header = pacsv.open_csv(path)
-        names = header.schema.names
-        header.close()
-        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            include_columns=[c for c in columns if c in names]))
-    raise InputError.single("scored", "a scored cohort must be Parquet or CSV", value=str(path))
-
-
-def _column(table: pa.Table, name: str) -> pa.Array:
-    return table.column(name).combine_chunks()
-
-
-def _one_score(slug: str, table: pa.Table, t: npt.NDArray[np.float64],
-               e: npt.NDArray[np.bool_], ok: npt.NDArray[np.bool_]) -> ScoreValidation:
+def _one_score(slug: str, counts: ScoreCounts, rows: int) -> ScoreValidation:
     defn = registry()[slug]
     direction = published_survival()["directions"][slug]
-    status = np.asarray(_column(table, f"{slug}_status").cast(pa.string()).to_numpy(
-        zero_copy_only=False), dtype=object)
-    total = _column(table, f"{slug}_total").cast(pa.float64()).fill_null(np.nan).to_numpy()
-    band = np.asarray(_column(table, f"{slug}_band").cast(pa.string()).to_numpy(
-        zero_copy_only=False), dtype=object)
-    use = ok & (status == "complete")
-    out = ScoreValidation(slug, defn.name, direction, len(status), int(use.sum()),
-                          int(np.sum(status == "incomplete")), int(np.sum(status == "error")),
-                          int(e[use].sum()))
+    cells = counts.cells
+    total = cells.column("total").to_numpy()
+    band = np.asarray(cells.column("band").to_pylist(), dtype=object)
+    t = cells.column("time").to_numpy()
+    e = np.asarray(cells.column("event").to_numpy(zero_copy_only=False), dtype=np.bool_)
+    n = cells.column("n").to_numpy()
+    out = ScoreValidation(slug, defn.name, direction, rows, int(n.sum()),
+                          counts.status.get("incomplete", 0), counts.status.get("error", 0),
+                          int(n[e].sum()))
+    out.excluded = {"score incomplete": out.incomplete, "score error": out.error,
+                    "survival unusable": counts.complete_without_survival}
     if out.complete == 0:
         out.notes.append("no complete rows with survival data")
         return out
-    tt, ee, bb = t[use], e[use], band[use]
-    risk = total[use] if direction == "higher_is_shorter" else -total[use]
+    if np.isnan(total).any():
+        raise InputError.single(f"{slug}_total", "a complete score has no total",
+                                value=f"{slug}_total")
+    risk = total if direction == "higher_is_shorter" else -total
     statements = published_survival().get(slug, [])
     horizons = sorted({*AUC_HORIZONS, *statement_horizons(statements)})
-    out.groups = km_by_group(tt, ee, bb, order=[b.id for b in defn.bands], horizons=horizons)
-    out.logrank = logrank(tt, ee, bb)
+    by_band = count_table(band.astype(str), t, e, n)
+    grid = np.arange(0.0, float(t.max()) + _GRID_STEP, _GRID_STEP)
+    levels = [str(b) for b in by_band.levels]
+    out.groups = [by_band.kaplan_meier(levels.index(b.id), b.id, horizons=horizons, grid=grid)
+                  for b in defn.bands if b.id in levels]
+    out.logrank = by_band.logrank()
+    by_risk = count_table(risk, t, e, n)
     try:
-        out.harrell = harrell_c(tt, ee, risk)
-        out.uno = uno_c(tt, ee, risk)
+        out.harrell = by_risk.harrell()
+        out.uno = by_risk.uno()
     except ValueError as exc:
         out.notes.append(str(exc))
-    out.auc = dict(zip(AUC_HORIZONS, cumulative_dynamic_auc(tt, ee, risk, AUC_HORIZONS),
-                       strict=True))
+    out.auc = dict(zip(AUC_HORIZONS, by_risk.cumulative_dynamic_auc(AUC_HORIZONS), strict=True))
     out.calibration = calibrate(out.groups, statements)
     if not statements:
         out.notes.append("no published band survival for this score: no calibration")
     return out
 
 
+def _chosen(names: Sequence[str], slugs: Sequence[str] | None) -> list[str]:
+    directions = published_survival()["directions"]
+    chosen = list(slugs) if slugs is not None else [
+        s for s in directions if f"{s}_status" in names]
+    for slug in chosen:
+        if slug not in directions:
+            raise InputError.single("scores", f"{slug} is not a prognostic score",
+                                    value=slug, allowed=tuple(directions))
+        missing = [f"{slug}_{p}" for p in ("total", "band", "status") if f"{slug}_{p}" not in names]
+        if missing:
+            raise InputError.single("scores", f"{slug} columns not found ({', '.join(missing)})",
+                                    value=slug)
+    return chosen
+
+
+def _check_survival(names: Sequence[str], time_column: str, event_column: str) -> None:
+    for name in (time_column, event_column):
+        if name not in names:
+            raise InputError.single(name, "column not found in the scored cohort",
+                                    allowed=tuple(names))
+
+
+def report_from_counts(counts: CohortCounts, *, time_column: str, event_column: str,
+                       source: str, synthetic: str | None) -> ValidationReport:
+    """Every statistic of the report from the count tables of one pass.
+
+    Parameters
+    ----------
+    counts : CohortCounts
+        Output of one counting pass (any engine).
+    time_column, event_column, source, synthetic : str
+        As for :func:`validate_table`.
+
+    Returns
+    -------
+    ValidationReport
+        The report.
+    """
+    scores = [_one_score(slug, c, counts.rows_read) for slug, c in counts.scores.items()]
+    report = ValidationReport(source, time_column, event_column, counts.rows_read,
+                              sum(counts.survival_excluded.values()), synthetic, scores)
+    report.engine = counts.engine
+    report.time_resolution = counts.time_resolution
+    report.survival_excluded = dict(counts.survival_excluded)
+    return report
+
+
 def validate_table(table: pa.Table, *, time_column: str = "time_months",
                    event_column: str = "event", slugs: Sequence[str] | None = None,
-                   source: str = "<table>", synthetic: str | None = None) -> ValidationReport:
+                   source: str = "<table>", synthetic: str | None = None,
+                   time_resolution: float | None = None) -> ValidationReport:
     """Validate the scores of a scored cohort table.
 
     Parameters
@@ -210,6 +249,8 @@ def validate_table(table: pa.Table, *, time_column: str = "time_months",
         Name of the input, for the report.
     synthetic : str, optional
         The synthetic-data note of the input, if any.
+    time_resolution : float, optional
+        Round survival times down to a multiple of this (default: exact times).
 
     Returns
     -------
@@ -222,64 +263,124 @@ def validate_table(table: pa.Table, *, time_column: str = "time_months",
         A survival column or a requested score's columns are missing, or a score has no
         prognostic direction.
     """
-    directions = published_survival()["directions"]
-    for name in (time_column, event_column):
-        if name not in table.column_names:
-            raise InputError.single(name, "column not found in the scored cohort",
-                                    allowed=tuple(table.column_names))
-    chosen = list(slugs) if slugs is not None else [
-        s for s in directions if f"{s}_status" in table.column_names]
-    for slug in chosen:
-        if slug not in directions:
-            raise InputError.single("scores", f"{slug} is not a prognostic score",
-                                    value=slug, allowed=tuple(directions))
-        if f"{slug}_status" not in table.column_names:
-            raise InputError.single("scores", f"{slug} columns not found", value=slug)
-    t = _column(table, time_column).cast(pa.float64()).fill_null(np.nan).to_numpy()
-    e, e_known = _event_array(_column(table, event_column))
-    ok = np.isfinite(t) & (t >= 0) & e_known
-    scores = [_one_score(slug, table, t, e, ok) for slug in chosen]
-    return ValidationReport(source, time_column, event_column, table.num_rows,
-                            int((~ok).sum()), synthetic, scores)
+    _check_survival(table.column_names, time_column, event_column)
+    chosen = _chosen(table.column_names, slugs)
+    counts = count_batches(iter(table.to_batches()), chosen, time_column=time_column,
+                           event_column=event_column, time_resolution=time_resolution)
+    return report_from_counts(counts, time_column=time_column, event_column=event_column,
+                              source=source, synthetic=synthetic)
+
+
+def _open_batches(path: Path, fmt: str, columns: list[str]) -> tuple[Any, int | None]:
+    if fmt == "parquet":
+        handle = pq.ParquetFile(path, buffer_size=1 << 22, pre_buffer=False)
+        names = set(handle.schema_arrow.names)
+        return (handle.iter_batches(batch_size=1 << 20, columns=[c for c in columns
+                                                                 if c in names]),
+                handle.metadata.num_rows)
+    reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
+                            convert_options=pacsv.ConvertOptions(include_columns=columns))
+    return reader, None
+
+
+def _names(path: Path, fmt: str) -> list[str]:
+    if fmt == "parquet":
+        return list(pq.read_schema(path).names)
+    header = pacsv.open_csv(path)
+    names = list(header.schema.names)
+    header.close()
+    return names
 
 
 def validate_file(path: Path, *, time_column: str = "time_months", event_column: str = "event",
-                  slugs: Sequence[str] | None = None) -> ValidationReport:
-    """Read the needed columns of a scored cohort file and validate it.
+                  slugs: Sequence[str] | None = None, engine: str = "duckdb",
+                  time_resolution: float | None = None, max_cells: int = DEFAULT_MAX_CELLS,
+                  workers: int | None = None, progress: Progress | None = None,
+                  spark: Any = None) -> ValidationReport:
+    """Validate a scored cohort file in one streaming pass.
 
     Parameters
     ----------
     path : Path
-        Scored cohort (.parquet or .csv).
+        Scored cohort (.parquet or .csv; a Parquet directory with ``engine="spark"``).
     time_column, event_column : str
         Survival columns.
     slugs : sequence of str, optional
         Scores to validate.
+    engine : {"duckdb", "arrow", "spark"}
+        Who runs the counting pass (the statistics are the same).
+    time_resolution : float, optional
+        Round survival times down to a multiple of this many months (default: exact).
+    max_cells : int
+        Largest count table allowed; past it a clear error suggests ``time_resolution``.
+    workers : int, optional
+        Threads for DuckDB.
+    progress : callable, optional
+        Called with (done, total) during the pass.
+    spark : pyspark.sql.SparkSession, optional
+        Session for ``engine="spark"`` (default a local one).
 
     Returns
     -------
     ValidationReport
         See :func:`validate_table`.
     """
-    directions = published_survival()["directions"]
-    wanted = list(slugs) if slugs is not None else list(directions)
-    columns = [time_column, event_column] + [f"{s}_{part}" for s in wanted
-                                             for part in ("total", "band", "status")]
-    check_source(path)
+    if engine not in ENGINES:
+        raise InputError.single("engine", "unknown engine", value=engine, allowed=ENGINES)
+    if time_resolution is not None and not (math.isfinite(time_resolution)
+                                            and time_resolution > 0):
+        raise InputError.single("time_resolution", "must be a positive number of months",
+                                value=str(time_resolution))
+    check_source(path, directory_ok=engine == "spark")
+    if engine == "spark":
+        return _validate_spark(path, time_column=time_column, event_column=event_column,
+                               slugs=slugs, time_resolution=time_resolution,
+                               max_cells=max_cells, spark=spark)
     try:
         fmt = file_format(path)
     except InputError as exc:
         raise located(exc, path) from exc
+    if fmt not in {"parquet", "csv"}:
+        raise InputError.single("scored", "a scored cohort must be Parquet or CSV",
+                                value=str(path))
     synthetic = None
     try:
-        table = _read(path, columns)
+        names = _names(path, fmt)
+        _check_survival(names, time_column, event_column)
+        chosen = _chosen(names, slugs)
         if fmt == "parquet":
-            meta = pq.read_schema(path).metadata or {}
-            note = meta.get(b"spinemets.synthetic")
+            note = (pq.read_schema(path).metadata or {}).get(b"spinemets.synthetic")
             synthetic = note.decode() if note else None
+        if engine == "duckdb":
+            counts = count_duckdb(path, fmt, chosen, time_column=time_column,
+                                  event_column=event_column, time_resolution=time_resolution,
+                                  max_cells=max_cells, threads=workers, progress=progress)
+        else:
+            columns = [time_column, event_column] + [f"{s}_{p}" for s in chosen
+                                                     for p in ("total", "band", "status")]
+            batches, rows_total = _open_batches(path, fmt, columns)
+            counts = count_batches(iter(batches), chosen, time_column=time_column,
+                                   event_column=event_column, time_resolution=time_resolution,
+                                   max_cells=max_cells, rows_total=rows_total,
+                                   progress=progress)
     except InputError:
         raise
-    except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError) as exc:
+    except (pa.ArrowException, OSError, UnicodeDecodeError, ValueError, RuntimeError) as exc:
         raise read_failure(path, fmt, exc) from exc
-    return validate_table(table, time_column=time_column, event_column=event_column,
-                          slugs=slugs, source=str(path), synthetic=synthetic)
+    return report_from_counts(counts, time_column=time_column, event_column=event_column,
+                              source=str(path), synthetic=synthetic)
+
+
+def _validate_spark(path: Path, *, time_column: str, event_column: str,
+                    slugs: Sequence[str] | None, time_resolution: float | None,
+                    max_cells: int, spark: Any) -> ValidationReport:
+    from spinemets.cohort._spark import read_spark, spark_session  # noqa: PLC0415
+
+    session = spark if spark is not None else spark_session()
+    df = read_spark(session, path)
+    _check_survival(df.columns, time_column, event_column)
+    chosen = _chosen(df.columns, slugs)
+    counts = count_sql(df, chosen, time_column=time_column, event_column=event_column,
+                       time_resolution=time_resolution, max_cells=max_cells)
+    return report_from_counts(counts, time_column=time_column, event_column=event_column,
+                              source=str(path), synthetic=None)

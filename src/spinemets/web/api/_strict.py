@@ -51,25 +51,30 @@ def _problem(status: int, title: str, detail: str) -> JSONResponse:
 
 def strict_json_problem(content_type: str, body: bytes) -> JSONResponse | None:
     """The problem response for a request body that is not strict JSON, or None if it is."""
+    return _parse_strict(content_type, body)[0]
+
+
+def _parse_strict(content_type: str, body: bytes) -> tuple[JSONResponse | None, Any]:
+    """(problem, None) for a body that is not strict JSON, else (None, the parsed value)."""
     media = content_type.split(";", maxsplit=1)[0].strip().lower()
     if media not in _JSON_TYPES and not media.endswith("+json"):
         return _problem(415, "Unsupported media type",
-                        "Send the body as application/json.")
+                        "Send the body as application/json."), None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         return _problem(400, "Malformed JSON",
-                        f"The body is not UTF-8 (byte {exc.start}).")
+                        f"The body is not UTF-8 (byte {exc.start})."), None
     try:
         value = json.loads(text, parse_constant=_reject_constant)
     except _NotJSONError as exc:
-        return _problem(400, "Malformed JSON", f"{exc}: use null or a finite number.")
+        return _problem(400, "Malformed JSON", f"{exc}: use null or a finite number."), None
     except (ValueError, RecursionError):
-        return _problem(400, "Malformed JSON", "The request body is not valid JSON.")
+        return _problem(400, "Malformed JSON", "The request body is not valid JSON."), None
     if _lone_surrogate(value):
         return _problem(400, "Malformed JSON",
-                        "A string holds a lone UTF-16 surrogate (not a Unicode character).")
-    return None
+                        "A string holds a lone UTF-16 surrogate (not a Unicode character)."), None
+    return None, value
 
 
 class StrictJSONRoute(APIRoute):
@@ -83,9 +88,11 @@ class StrictJSONRoute(APIRoute):
         async def strict(request: Request) -> Response:
             body = await request.body()  # cached on the request for the handler
             if body:
-                problem = strict_json_problem(request.headers.get("content-type", ""), body)
+                problem, value = _parse_strict(request.headers.get("content-type", ""), body)
                 if problem is not None:
                     return problem
+                # the handler reads request.json(): hand it this parse (parsed once, not twice)
+                request._json = value  # starlette caches request.json() here
             return await handler(request)
 
         return strict
