@@ -318,7 +318,10 @@ async def enforce_policy(request: Request) -> None:
     token = request.cookies.get(SESSION_COOKIE)
     user = await run_in_threadpool(_load_user, get_state(request), token) if token else None
     request.state.user = user
+    request.state.session_presented = bool(token)
     if user is None:
+        request.state.refused = "sign_in_required"  # audited by web._audit
         raise SignInRequiredError
     if permission is None or permission not in permissions_of(user.role_set):
+        request.state.refused = "forbidden"
         raise PermissionDeniedError(permission)

@@ -33,6 +33,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from spinemets import storage
 from spinemets.fhir._cds import PREFETCH, SERVICE_ID, cards, service_definition
 from spinemets.fhir._jwt import JwtError, JwtVerifier
+from spinemets.web._audit import count_anonymous_call
 from spinemets.web.api._strict import StrictJSONRoute
 
 __all__ = ["CdsSettings", "audit", "feedback_entries", "router"]
@@ -146,7 +147,8 @@ def _authorised(request: Request, service: str) -> JSONResponse | dict[str, Any]
 
 @router.get("", summary="CDS Hooks discovery")
 def discovery(request: Request) -> JSONResponse:
-    audit(request, "cds_discovery", "success")
+    # Anonymous and cheap: an hourly counter, not an audit row per call (unbounded growth).
+    count_anonymous_call(request.app.state.spinemets, route="/cds-services")
     return _json(request, {"services": [service_definition()]})
 
 
