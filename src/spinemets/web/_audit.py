@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spinemets import storage
 from spinemets.storage._audit import AUDIT_TALLY
-from spinemets.web._state import AppState, Permission, declared_permission
+from spinemets.web._state import AppState, Permission, route_permission
 
 __all__ = ["AuditMiddleware", "count_anonymous_call", "fallback_action"]
 
@@ -53,10 +53,10 @@ def _case_ref(path_params: dict[str, Any]) -> str | None:
 
 
 def _write_fallback(state: AppState, scope: Scope, status: int) -> None:
-    route = scope.get("route")
-    path = getattr(route, "path_format", "") or ""
-    permission = declared_permission(getattr(route, "dependencies", []), path)
-    if route is None or permission is Permission.PUBLIC:
+    if scope.get("route") is None:  # no route matched (404, 405): nothing was served
+        return
+    path, permission = route_permission(scope)
+    if permission is Permission.PUBLIC:
         return
     request_state: dict[str, Any] = scope.get("state") or {}
     refused = request_state.get("refused")
