@@ -128,9 +128,15 @@ def _file_digest(path: Path) -> tuple[int, str]:
 
 def _dump(engine: Engine, temp: Path) -> None:
     if engine.dialect.name == "sqlite":
-        with sqlite3.connect(_sqlite_path(engine)) as source, sqlite3.connect(temp) as dest:
-            source.backup(dest)
-        dest.close()
+        database = _sqlite_path(engine)
+        if not database.is_file():
+            raise BackupError(f"no SQLite database at {database}")
+        try:
+            with sqlite3.connect(database) as source, sqlite3.connect(temp) as dest:
+                source.backup(dest)
+            dest.close()
+        except sqlite3.Error as exc:
+            raise BackupError(f"the SQLite backup failed: {exc}") from exc
         return
     if engine.dialect.name == "postgresql":
         args, env = _pg_args(engine)
@@ -209,9 +215,12 @@ def _load_plain(engine: Engine, plain: Path) -> None:
     if engine.dialect.name == "sqlite":
         database = _sqlite_path(engine)
         private_file(database)
-        with sqlite3.connect(plain) as src, sqlite3.connect(database) as dest:
-            src.backup(dest)
-        dest.close()
+        try:
+            with sqlite3.connect(plain) as src, sqlite3.connect(database) as dest:
+                src.backup(dest)
+            dest.close()
+        except sqlite3.Error as exc:
+            raise BackupError(f"the SQLite restore failed: {exc}") from exc
         return
     if engine.dialect.name == "postgresql":
         args, env = _pg_args(engine)
