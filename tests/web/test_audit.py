@@ -142,14 +142,20 @@ def _populate(url: str) -> None:
     engine.dispose()
 
 
+#: The backup key lives outside the database (here: the environment of the CLI run).
+BACKUP_KEY = {"SPINEMETS_BACKUP_KEY": "k" * 40}
+
+
 def test_sqlite_backup_restore_round_trip(tmp_path: Path) -> None:
     source = h.sqlite_url(tmp_path)
     _populate(source)
     backup = tmp_path / "backup.sqlite3"
-    result = runner.invoke(cli_app, ["db", "backup", str(backup), "--database-url", source])
+    result = runner.invoke(cli_app, ["db", "backup", str(backup), "--database-url", source],
+                           env=BACKUP_KEY)
     assert result.exit_code == 0, result.output
     target = f"sqlite:///{tmp_path / 'restored.sqlite3'}"
-    result = runner.invoke(cli_app, ["db", "restore", str(backup), "--database-url", target])
+    result = runner.invoke(cli_app, ["db", "restore", str(backup), "--database-url", target],
+                           env=BACKUP_KEY)
     assert result.exit_code == 0, result.output
     assert "history and audit checked" in result.output
     a, b = storage.make_engine(source), storage.make_engine(target)
@@ -157,7 +163,8 @@ def test_sqlite_backup_restore_round_trip(tmp_path: Path) -> None:
     assert storage.fingerprint(b)["case_versions"]["rows"] == 6
     a.dispose()
     b.dispose()
-    again = runner.invoke(cli_app, ["db", "restore", str(backup), "--database-url", target])
+    again = runner.invoke(cli_app, ["db", "restore", str(backup), "--database-url", target],
+                          env=BACKUP_KEY)
     assert again.exit_code == 2 and "not empty" in again.output
 
 
@@ -173,9 +180,9 @@ def test_postgres_backup_restore_round_trip(tmp_path: Path) -> None:
         _populate(source)
         backup = tmp_path / "backup.pgdump"
         assert runner.invoke(cli_app, ["db", "backup", str(backup), "--database-url",
-                                       source]).exit_code == 0
+                                       source], env=BACKUP_KEY).exit_code == 0
         result = runner.invoke(cli_app, ["db", "restore", str(backup), "--database-url",
-                                         target])
+                                         target], env=BACKUP_KEY)
         assert result.exit_code == 0, result.output
         a, b = storage.make_engine(source), storage.make_engine(target)
         assert storage.fingerprint(a) == storage.fingerprint(b)

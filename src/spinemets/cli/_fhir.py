@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from spinemets._atomic import OutputError, check_output, write_output
 from spinemets.cli._output import dump_json, err_console, fail, read_text
 from spinemets.errors import InputError
 
@@ -28,12 +29,25 @@ def _read_json(source: str) -> Any:
         fail(f"{source} is not valid JSON: {exc.msg} (line {exc.lineno})")
 
 
-def _write(data: Any, output: Path | None) -> None:
+def _write(data: Any, output: Path | None, *, inputs: tuple[str, ...]) -> None:
     text = dump_json(data)
     if output is None:
         print(text)
-    else:
-        output.write_text(text + "\n", encoding="utf-8")
+        return
+    try:
+        write_output(output, text + "\n", inputs=inputs)
+    except OutputError as exc:
+        fail(exc)
+
+
+def _check(outputs: list[Path | None], inputs: tuple[str, ...]) -> None:
+    """Refuse before any work: an output that is an input, or two outputs that are one file."""
+    given = [o for o in outputs if o is not None]
+    try:
+        for index, output in enumerate(given):
+            check_output(output, (*inputs, *given[:index]))
+    except OutputError as exc:
+        fail(exc)
 
 
 def _as_of(text: str | None) -> dt.datetime | None:
@@ -65,6 +79,7 @@ def import_command(  # noqa: PLR0917 - typer options are parameters
     """Read a FHIR Bundle into a spinemets-case/1 document; report what was not used."""
     from spinemets.fhir import Windows, import_bundle  # noqa: PLC0415 - heavy imports
 
+    _check([output, report], (bundle,))
     accepted: list[str] | bool = list(accept_stale or [])
     if accepted == ["all"]:
         accepted = True
@@ -74,9 +89,9 @@ def import_command(  # noqa: PLR0917 - typer options are parameters
                                                performance_days=performance_days))
     except InputError as exc:
         fail(exc)
-    _write(result.document, output)
+    _write(result.document, output, inputs=(bundle,))
     if report is not None:
-        report.write_text(dump_json(result.to_dict()) + "\n", encoding="utf-8")
+        _write(result.to_dict(), report, inputs=(bundle,) + ((str(output),) if output else ()))
     for unused in result.unused:
         err_console.print(f"not used: {unused.source} {unused.element} ({unused.reason}): "
                           f"{unused.detail}", markup=False, highlight=False)
@@ -91,11 +106,12 @@ def export_command(
     """Scores, plan and provenance of a case as a FHIR R4 collection Bundle."""
     from spinemets.fhir import export_case  # noqa: PLC0415
 
+    _check([output], (case,))
     try:
         bundle = export_case(_load(case), author=author)
     except InputError as exc:
         fail(exc)
-    _write(bundle, output)
+    _write(bundle, output, inputs=(case,))
 
 
 def _load(case: str) -> Any:
@@ -120,10 +136,14 @@ def synth_command(
         for item in bundles:
             print(dump_json(item.bundle, compact=True))
         return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for item in bundles:
-        (out_dir / f"{item.name}.json").write_text(dump_json(item.bundle) + "\n",
-                                                   encoding="utf-8")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for item in bundles:
+            write_output(out_dir / f"{item.name}.json", dump_json(item.bundle) + "\n")
+    except OSError as exc:
+        fail(f"cannot write to {out_dir}: {exc.strerror or exc}")
+    except OutputError as exc:
+        fail(exc)
 
 
 def register(app: typer.Typer) -> None:

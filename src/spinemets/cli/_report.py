@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from spinemets._atomic import OutputError, check_output, write_output
 from spinemets.cli._case import CaseArgument, case_and_plan
 from spinemets.cli._output import fail
 
@@ -67,6 +68,11 @@ def report_command(
     )
 
     kind = _format_of(output, fmt)
+    if output is not None:
+        try:
+            check_output(output, (case,))
+        except OutputError as exc:
+            fail(exc)
     document, data = case_and_plan(case)
     meta = default_meta(str(document.get("id") or Path(case).stem), case_version=version,
                         author=author or getpass.getuser(),
@@ -87,10 +93,10 @@ def report_command(
         else:
             sys.stdout.write(payload)
         return
-    if isinstance(payload, bytes):
-        output.write_bytes(payload)
-    else:
-        output.write_text(payload, encoding="utf-8")
+    try:
+        write_output(output, payload, inputs=(case,))
+    except OutputError as exc:
+        fail(exc)
     typer.echo(f"wrote {output} ({kind})", err=True)
 
 

@@ -20,7 +20,15 @@ from spinemets.storage._audit import (
     record_failure,
     throttle_wait,
 )
-from spinemets.storage._backup import BackupError, backup, fingerprint, restore
+from spinemets.storage._backup import (
+    KEY_ENV,
+    BackupError,
+    backup,
+    fingerprint,
+    load_key,
+    manifest_path,
+    restore,
+)
 from spinemets.storage._cds import (
     CdsCard,
     CdsTokenUse,
@@ -32,11 +40,20 @@ from spinemets.storage._cds import (
     record_cds_feedback,
     store_cds_handoff,
 )
+from spinemets.storage._chain import (
+    GENESIS_HASH,
+    AuditVerification,
+    count_call,
+    is_reserved_ref,
+    row_digest,
+    verify_audit_chain,
+)
 from spinemets.storage._db import make_engine, make_sessionmaker, migrate
 from spinemets.storage._errors import (
     CaseExistsError,
     CaseNotFoundError,
     InvalidCaseRefError,
+    ReservedCaseRefError,
     StaleVersionError,
     StorageError,
 )
@@ -98,8 +115,11 @@ __all__ = [
     "CASE_REF_RULE",
     "DEMO_PASSWORD",
     "DEMO_USERNAME",
+    "GENESIS_HASH",
+    "KEY_ENV",
     "ROLES",
     "AuditEvent",
+    "AuditVerification",
     "BackupError",
     "Base",
     "CaseExistsError",
@@ -114,6 +134,7 @@ __all__ = [
     "ExportTally",
     "InvalidCaseRefError",
     "Meeting",
+    "ReservedCaseRefError",
     "StaleVersionError",
     "StorageError",
     "ThrottlePolicy",
@@ -129,6 +150,7 @@ __all__ = [
     "clear_failures",
     "consume_login_nonce",
     "count_audit",
+    "count_call",
     "count_versions",
     "create_case",
     "create_meeting",
@@ -145,14 +167,17 @@ __all__ = [
     "get_user",
     "get_user_by_id",
     "get_version",
+    "is_reserved_ref",
     "issue_login_nonce",
     "list_audit",
     "list_cases",
     "list_cds_feedback",
     "list_meetings",
     "list_users",
+    "load_key",
     "make_engine",
     "make_sessionmaker",
+    "manifest_path",
     "meeting_cases",
     "migrate",
     "open_cds_handoff",
@@ -166,6 +191,7 @@ __all__ = [
     "record_decision",
     "record_failure",
     "restore",
+    "row_digest",
     "seed_demo",
     "set_roles",
     "soft_delete_case",
@@ -174,4 +200,5 @@ __all__ = [
     "throttle_wait",
     "update_case",
     "update_user",
+    "verify_audit_chain",
 ]

@@ -2,7 +2,7 @@
 
 The application has no update or delete path for ``audit_events``; the database refuses them
 too (triggers created by migration 0002). Audit rows hold references and ids, never case
-content.
+content, and are hash-chained (``storage._chain``).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,9 +18,11 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from spinemets.storage._chain import append_chained
 from spinemets.storage._models import AuditEvent, LoginNonce, SignInThrottle, User
 
 __all__ = [
+    "AUDIT_TALLY",
     "ThrottlePolicy",
     "clear_failures",
     "consume_login_nonce",
@@ -32,6 +35,11 @@ __all__ = [
 ]
 
 
+#: Set per web request to a list that collects the actions audited while serving it (the web
+#: layer's fallback audit uses it to know whether a route wrote its own record).
+AUDIT_TALLY: ContextVar[list[str] | None] = ContextVar("spinemets_audit_tally", default=None)
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -41,14 +49,22 @@ def record_audit(
     actor: str | None = None, client: str = "", case_ref: str | None = None,
     target: str | None = None, detail: str = "",
 ) -> AuditEvent:
-    """Append one audit record (in the caller's transaction: it commits with the change)."""
+    """Append one audit record (in the caller's transaction: it commits with the change).
+
+    The record is linked into the hash chain; the append holds the chain head until the
+    transaction ends, so concurrent appends queue rather than fork the chain.
+    """
+    who = user.username if user else actor
     event = AuditEvent(
-        at=datetime.now(UTC), actor=(user.username if user else actor),
+        at=datetime.now(UTC), actor=who and who[:80],
         actor_id=user.id if user else None, roles=user.roles if user else "",
         action=action, outcome=outcome, client=client[:64],
-        case_ref=case_ref, target=(target or None) and target[:200], detail=detail[:200])
-    session.add(event)
-    session.flush()
+        case_ref=case_ref and case_ref[:200], target=(target or None) and target[:200],
+        detail=detail[:200])
+    append_chained(session, event)
+    tally = AUDIT_TALLY.get()
+    if tally is not None:
+        tally.append(action)
     return event
 
 

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["make_engine", "make_sessionmaker", "migrate"]
+__all__ = ["make_engine", "make_sessionmaker", "migrate", "private_file"]
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it does not exist (database files, backups).
+
+    SQLite gives its ``-wal`` and ``-shm`` files the main file's mode, so they are 0600 too.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -30,6 +44,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """
     if url.startswith("sqlite"):
         memory = url in {"sqlite://", "sqlite:///:memory:"}
+        database = make_url(url).database
+        if not memory and database and not database.startswith("file:"):
+            path = Path(database)
+            if path.parent.is_dir():
+                private_file(path)
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
         if memory:
             kwargs["poolclass"] = StaticPool

@@ -39,6 +39,15 @@ class CaseExistsError(StorageError):
         self.case_ref = case_ref
 
 
+class ReservedCaseRefError(CaseExistsError):
+    """A new case under the reference of a purged case (kept reserved for good)."""
+
+    def __init__(self, case_ref: str) -> None:
+        super().__init__(case_ref)
+        self.args = (f"reference {case_ref!r} belonged to a purged case and stays reserved: "
+                     "choose another",)
+
+
 class CaseNotFoundError(StorageError, LookupError):
     """No (live) case under that reference."""
 

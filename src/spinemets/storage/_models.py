@@ -26,6 +26,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "CASE_REF_MAX",
+    "AuditChainHead",
+    "AuditCounter",
     "AuditEvent",
     "Base",
     "CaseRecord",
@@ -35,6 +37,7 @@ __all__ = [
     "LoginNonce",
     "Meeting",
     "MeetingCase",
+    "ReservedCaseRef",
     "SignInThrottle",
     "User",
     "WebSession",
@@ -152,6 +155,11 @@ class AuditEvent(Base):
     client: Mapped[str] = mapped_column(String(64), default="")
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str] = mapped_column(String(200), default="")
+    #: Position in the hash chain (1, 2, ...), the previous row's hash and this row's hash
+    #: (migration 0005; see ``storage._chain``).
+    seq: Mapped[int | None] = mapped_column(_BigId, nullable=True, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    row_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class SignInThrottle(Base):
@@ -229,3 +237,37 @@ class CdsHandoff(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     bundle: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AuditChainHead(Base):
+    """The one row (``id`` 1) holding the audit chain's last position and hash.
+
+    Every append updates it first, which serialises appends (a row lock on PostgreSQL, the
+    write lock on SQLite), so the chain stays linear under concurrent writers.
+    """
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(_BigId, default=0)
+    head_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCounter(Base):
+    """Anonymous discovery and health calls: one counter per hour, route and outcome."""
+
+    __tablename__ = "audit_counters"
+
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    route: Mapped[str] = mapped_column(String(100), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    calls: Mapped[int] = mapped_column(_BigId, default=0)
+
+
+class ReservedCaseRef(Base):
+    """The reference of a purged case: never given to a new case (so never inherits its audit)."""
+
+    __tablename__ = "reserved_case_refs"
+
+    case_ref: Mapped[str] = mapped_column(String(CASE_REF_MAX), primary_key=True)
+    purged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)

@@ -18,7 +18,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from spinemets.storage._errors import CaseExistsError, CaseNotFoundError, StaleVersionError
+from spinemets.storage._chain import is_reserved_ref, reserve_ref
+from spinemets.storage._errors import (
+    CaseExistsError,
+    CaseNotFoundError,
+    ReservedCaseRefError,
+    StaleVersionError,
+)
 from spinemets.storage._models import CaseRecord, CaseVersion, User, WebSession
 from spinemets.storage._refs import check_case_ref
 
@@ -217,9 +223,13 @@ def create_case(
 ) -> CaseRecord:
     """Store a new case as version 1; :class:`CaseExistsError` if the reference is used.
 
-    A deleted case keeps its reference (its history is kept), so it is refused too.
+    A deleted case keeps its reference (its history is kept), so it is refused too, and so is
+    the reference of a purged case (:class:`ReservedCaseRefError`): a new case never inherits
+    an old one's audit trail.
     """
     check_case_ref(case_ref)
+    if is_reserved_ref(session, case_ref=case_ref):
+        raise ReservedCaseRefError(case_ref)
     if session.scalar(select(CaseRecord.id).where(CaseRecord.case_ref == case_ref)) is not None:
         raise CaseExistsError(case_ref)
     now = datetime.now(UTC)
@@ -307,10 +317,14 @@ def soft_delete_case(
 
 
 def purge_case(session: Session, *, case_ref: str) -> bool:
-    """Remove a case and its whole history for good (admins only); ``True`` if removed."""
+    """Remove a case and its whole history for good (admins only); ``True`` if removed.
+
+    The reference stays reserved (never reused) and its audit records stay.
+    """
     record = get_case(session, case_ref=case_ref, include_deleted=True)
     if record is None:
         return False
+    reserve_ref(session, case_ref=case_ref)
     session.execute(delete(CaseVersion).where(CaseVersion.case_id == record.id))
     session.execute(delete(CaseRecord).where(CaseRecord.id == record.id))
     session.expunge(record)

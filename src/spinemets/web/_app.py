@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spinemets import storage
 from spinemets.case._model import Case
+from spinemets.web._audit import AuditMiddleware
 from spinemets.web._clinics import load_clinics
 from spinemets.web._errors import PROBLEM_RESPONSES, install_error_handlers
 from spinemets.web._i18n import LANGUAGES, translations
@@ -182,6 +183,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.spinemets = state
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     install_error_handlers(app)
     _install_policy_handlers(app)

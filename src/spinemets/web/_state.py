@@ -44,6 +44,7 @@ __all__ = [
     "render",
     "request_user",
     "requires",
+    "route_permission",
     "safe_next",
 ]
 
@@ -256,6 +257,16 @@ def declared_permission(dependencies: Sequence[Any], path: str) -> Permission | 
     return _policy_default(path)
 
 
+def route_permission(scope: Any) -> tuple[str, Permission | None]:
+    """The matched route's path template and permission (``("", None)``: no route matched)."""
+    route = scope.get("route")
+    if route is None:
+        return "", None
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    path = getattr(context, "path_format", None) or getattr(route, "path_format", "") or ""
+    return path, declared_permission(getattr(route, "dependencies", []), path)
+
+
 def permissions_of(roles: Iterable[str] | None) -> frozenset[Permission]:
     """Everything accounts with ``roles`` may do (``None``: anonymous)."""
     if roles is None:
@@ -308,17 +319,17 @@ async def enforce_policy(request: Request) -> None:
     """
     from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
 
-    route = request.scope.get("route")
-    context = request.scope.get("fastapi", {}).get("effective_route_context")
-    path = getattr(context, "path_format", None) or getattr(route, "path_format", "") or ""
-    permission = declared_permission(getattr(route, "dependencies", []), path)
+    _path, permission = route_permission(request.scope)
     request.state.permission = permission
     if permission is P.PUBLIC:
         return
     token = request.cookies.get(SESSION_COOKIE)
     user = await run_in_threadpool(_load_user, get_state(request), token) if token else None
     request.state.user = user
+    request.state.session_presented = bool(token)
     if user is None:
+        request.state.refused = "sign_in_required"  # audited by web._audit
         raise SignInRequiredError
     if permission is None or permission not in permissions_of(user.role_set):
+        request.state.refused = "forbidden"
         raise PermissionDeniedError(permission)

@@ -54,6 +54,7 @@ from spinemets.fhir._cds import (
     with_record,
 )
 from spinemets.fhir._jwt import JwtError, JwtVerifier
+from spinemets.web._audit import count_anonymous_call
 from spinemets.web.api._strict import StrictJSONRoute
 from spinemets.web.cds._fetch import (
     FHIR_ID,
@@ -215,7 +216,8 @@ def _authorised(request: Request, service: str) -> JSONResponse | dict[str, Any]
 
 @router.get("", summary="CDS Hooks discovery")
 def discovery(request: Request) -> JSONResponse:
-    audit(request, "cds_discovery", "success")
+    # Anonymous and cheap: an hourly counter, not an audit row per call (unbounded growth).
+    count_anonymous_call(request.app.state.spinemets, route="/cds-services")
     return _json(request, {"services": [service_definition()]})
 
 
