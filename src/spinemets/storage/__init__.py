@@ -27,6 +27,18 @@ from spinemets.storage._cds import (
     record_cds_feedback,
     store_cds_handoff,
 )
+from spinemets.storage._credentials import (
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    USERNAME_RULE,
+    InvalidUsernameError,
+    WeakPasswordError,
+    check_new_username,
+    check_password,
+    is_common_password,
+    normalise_username,
+    username_skeleton,
+)
 from spinemets.storage._db import make_engine, make_sessionmaker, migrate
 from spinemets.storage._errors import (
     CaseExistsError,
@@ -75,6 +87,7 @@ from spinemets.storage._repo import (
     get_session_user,
     get_user,
     get_user_by_id,
+    get_user_by_oidc_subject,
     get_version,
     list_cases,
     list_users,
@@ -85,7 +98,13 @@ from spinemets.storage._repo import (
     update_case,
     update_user,
 )
-from spinemets.storage._seed import DEMO_PASSWORD, DEMO_USERNAME, demo_cases, seed_demo
+from spinemets.storage._seed import (
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    demo_cases,
+    reset_demo_password,
+    seed_demo,
+)
 
 __all__ = [
     "CASE_REF_MAX",
@@ -93,7 +112,10 @@ __all__ = [
     "CASE_REF_RULE",
     "DEMO_PASSWORD",
     "DEMO_USERNAME",
+    "PASSWORD_MAX",
+    "PASSWORD_MIN",
     "ROLES",
+    "USERNAME_RULE",
     "AuditEvent",
     "BackupError",
     "Base",
@@ -106,17 +128,21 @@ __all__ = [
     "Change",
     "ExportTally",
     "InvalidCaseRefError",
+    "InvalidUsernameError",
     "Meeting",
     "StaleVersionError",
     "StorageError",
     "ThrottlePolicy",
     "User",
     "VersionInfo",
+    "WeakPasswordError",
     "WebSession",
     "add_meeting_case",
     "backup",
     "case_versions",
     "check_case_ref",
+    "check_new_username",
+    "check_password",
     "clear_failures",
     "consume_login_nonce",
     "count_audit",
@@ -135,7 +161,9 @@ __all__ = [
     "get_session_user",
     "get_user",
     "get_user_by_id",
+    "get_user_by_oidc_subject",
     "get_version",
+    "is_common_password",
     "issue_login_nonce",
     "list_audit",
     "list_cases",
@@ -146,6 +174,7 @@ __all__ = [
     "make_sessionmaker",
     "meeting_cases",
     "migrate",
+    "normalise_username",
     "open_cds_handoff",
     "pseudonym",
     "pseudonymise_case",
@@ -155,6 +184,7 @@ __all__ = [
     "record_cds_feedback",
     "record_decision",
     "record_failure",
+    "reset_demo_password",
     "restore",
     "seed_demo",
     "set_roles",
@@ -164,4 +194,5 @@ __all__ = [
     "throttle_wait",
     "update_case",
     "update_user",
+    "username_skeleton",
 ]
