@@ -158,8 +158,8 @@ def test_sign_in_from_another_account_is_not_blocked(client: TestClient) -> None
 
 def test_known_and_unknown_users_take_the_same_time(client: TestClient,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_signin, "ACCOUNT_THROTTLE", storage.ThrottlePolicy(free=10_000))
-    monkeypatch.setattr(_signin, "ADDRESS_THROTTLE", storage.ThrottlePolicy(free=10_000))
+    for policy in ("ACCOUNT_THROTTLE", "ADDRESS_THROTTLE", "PAIR_THROTTLE"):
+        monkeypatch.setattr(_signin, policy, storage.ThrottlePolicy(free=10_000))
 
     def attempt(username: str) -> float:
         token = h.login_csrf(client.get("/clinician/sign-in").text)

@@ -11,7 +11,7 @@ from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from spinemets.web import Settings
+from spinemets.web import Settings, create_app
 from spinemets.web._core import triage_questions
 from spinemets.web._i18n import translations
 
@@ -69,9 +69,15 @@ def _login_csrf(html: str) -> str:
     return found.group(1)
 
 
-def test_sign_in_with_demo_account(client: TestClient) -> None:
-    # Outside development every cookie is Secure: the client must speak HTTPS to send them.
-    client.base_url = "https://testserver"  # type: ignore[assignment]
+def test_sign_in_with_demo_account(tmp_path: Path) -> None:
+    # The public demo password exists in development only.
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'dev.sqlite3'}",
+                        environment="development", demo=True)
+    with TestClient(create_app(settings)) as client:
+        _demo_sign_in(client)
+
+
+def _demo_sign_in(client: TestClient) -> None:
     page = client.get("/clinician/sign-in").text
     assert "Demo only" in page
     bad = client.post("/clinician/sign-in", data={"username": "demo", "password": "wrong",

@@ -22,7 +22,7 @@ def default_database_url() -> str:
     return f"sqlite:///{directory / 'spinemets.sqlite3'}"
 
 
-def serve(
+def serve(  # noqa: PLR0917 - typer options are parameters
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     database_url: Annotated[
@@ -34,12 +34,20 @@ def serve(
     ] = True,
     workers: Annotated[int | None, typer.Option(
         min=1, max=64, help="Worker processes (default: one per CPU core).")] = None,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        "--forwarded-allow-ips",
+        help="Reverse proxies (IP addresses or networks, comma separated) whose "
+        "X-Forwarded-For names the client. Default: none; forwarded headers are ignored "
+        "(also from loopback). Or SPINEMETS_FORWARDED_ALLOW_IPS.")] = None,
 ) -> None:
     """Start the web application (patient pages, clinician workspace, JSON API).
 
     Worker model: ``workers`` uvicorn processes share the listening socket; each runs one event
     loop for I/O and a thread pool for the CPU work (plans, scores, password hashing), so a
     slow request never holds up the others in its process.
+
+    uvicorn's own proxy-header handling is off (it believes loopback by default): the
+    application reads ``X-Forwarded-For`` itself, from the proxies named here only.
     """
     import uvicorn  # noqa: PLC0415 - web extra imported lazily
 
@@ -52,6 +60,8 @@ def serve(
     url = database_url or os.environ.get("SPINEMETS_DATABASE_URL") or default_database_url()
     os.environ["SPINEMETS_DATABASE_URL"] = url
     os.environ["SPINEMETS_DEMO"] = "true" if demo else "false"
+    if forwarded_allow_ips is not None:
+        os.environ["SPINEMETS_FORWARDED_ALLOW_IPS"] = forwarded_allow_ips
     from pydantic import ValidationError  # noqa: PLC0415 - web extra imported lazily
 
     try:
@@ -61,13 +71,16 @@ def serve(
         messages = "; ".join(str(e.get("msg", "")) for e in exc.errors())
         typer.echo(f"spinemets: refusing to start: {messages}", err=True)
         raise typer.Exit(code=2) from exc
+    if settings.forwarded_allow_ips:
+        typer.echo("spinemets: X-Forwarded-For believed from "
+                   + ", ".join(settings.forwarded_allow_ips))
     # Migrate and seed once, before any worker starts.
     app = create_app(settings)
     state: AppState = app.state.spinemets
     prepare_database(state)
     state.engine.dispose()
     typer.echo(f"spinemets: database {url.split('@')[-1]}")
-    if demo:
+    if demo and settings.environment == "development":
         typer.echo(
             f"spinemets: DEMO ONLY - clinician sign-in: username {storage.DEMO_USERNAME!r}, "
             f"password {storage.DEMO_PASSWORD!r} (synthetic data; never enter real patients)"
@@ -76,9 +89,11 @@ def serve(
     if workers > 1:
         os.environ["SPINEMETS_AUTO_MIGRATE"] = "false"
         uvicorn.run("spinemets.web:create_app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning", access_log=False)
+                    workers=workers, log_level="warning", access_log=False,
+                    proxy_headers=False)
     else:
-        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+        uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
+                    proxy_headers=False)
 
 
 def register(app: typer.Typer) -> None:

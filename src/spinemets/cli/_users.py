@@ -26,7 +26,7 @@ DatabaseOption = Annotated[str | None, typer.Option(
     "default).")]
 StdinOption = Annotated[bool, typer.Option(
     "--password-stdin", help="Read the password from the first line of standard input.")]
-MIN_PASSWORD = 12
+MIN_PASSWORD = 12  # spinemets.storage.PASSWORD_MIN (the storage package is imported lazily)
 
 
 def _url(database_url: str | None) -> str:
@@ -45,6 +45,18 @@ def _password(stdin: bool) -> str:
     if len(password) < MIN_PASSWORD:
         fail(f"the password must have at least {MIN_PASSWORD} characters")
     return password
+
+
+def _checked(password: str, username: str) -> str:
+    """The normalised username; fails (one line) on a bad name or a weak password."""
+    from spinemets import storage  # noqa: PLC0415 - web extra imported lazily
+
+    try:
+        name = storage.normalise_username(username)
+        storage.check_password(password, username=name)
+    except ValueError as exc:
+        fail(str(exc))
+    return name
 
 
 def _hash(password: str) -> str:
@@ -90,17 +102,17 @@ def add(
     """Create an account (the first admin too)."""
     from spinemets import storage  # noqa: PLC0415
 
-    password_hash = _hash(_password(password_stdin))
+    password = _password(password_stdin)
+    name = _checked(password, username)
+    password_hash = _hash(password)
 
     def create(session: object) -> None:
-        if storage.get_user(session, username=username) is not None:  # type: ignore[arg-type]
-            raise ValueError(f"account {username} already exists")
-        storage.create_user(session, username=username,  # type: ignore[arg-type]
-                            password_hash=password_hash, display_name=display_name or username,
+        storage.create_user(session, username=name,  # type: ignore[arg-type]
+                            password_hash=password_hash, display_name=display_name or name,
                             roles=role)
 
-    _change(database_url, "user_add", username, create)
-    console.print(f"added {username} ({', '.join(sorted(set(role)))})", markup=False)
+    _change(database_url, "user_add", name, create)
+    console.print(f"added {name} ({', '.join(sorted(set(role)))})", markup=False)
 
 
 @user_app.command("list")
@@ -148,7 +160,9 @@ def set_password(username: Annotated[str, typer.Argument()],
     """Set a new password (its sessions end)."""
     from spinemets import storage  # noqa: PLC0415
 
-    password_hash = _hash(_password(password_stdin))
+    password = _password(password_stdin)
+    _checked(password, username)
+    password_hash = _hash(password)
     _change(database_url, "user_set_password", username,
             lambda s: storage.update_user(s, username=username, password_hash=password_hash))
     console.print(f"password changed for {username}", markup=False)

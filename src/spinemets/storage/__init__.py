@@ -48,6 +48,18 @@ from spinemets.storage._chain import (
     row_digest,
     verify_audit_chain,
 )
+from spinemets.storage._credentials import (
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    USERNAME_RULE,
+    InvalidUsernameError,
+    WeakPasswordError,
+    check_new_username,
+    check_password,
+    is_common_password,
+    normalise_username,
+    username_skeleton,
+)
 from spinemets.storage._db import make_engine, make_sessionmaker, migrate
 from spinemets.storage._errors import (
     CaseExistsError,
@@ -97,6 +109,7 @@ from spinemets.storage._repo import (
     get_session_user,
     get_user,
     get_user_by_id,
+    get_user_by_oidc_subject,
     get_version,
     list_cases,
     list_users,
@@ -107,7 +120,13 @@ from spinemets.storage._repo import (
     update_case,
     update_user,
 )
-from spinemets.storage._seed import DEMO_PASSWORD, DEMO_USERNAME, demo_cases, seed_demo
+from spinemets.storage._seed import (
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    demo_cases,
+    reset_demo_password,
+    seed_demo,
+)
 
 __all__ = [
     "CASE_REF_MAX",
@@ -117,7 +136,10 @@ __all__ = [
     "DEMO_USERNAME",
     "GENESIS_HASH",
     "KEY_ENV",
+    "PASSWORD_MAX",
+    "PASSWORD_MIN",
     "ROLES",
+    "USERNAME_RULE",
     "AuditEvent",
     "AuditVerification",
     "BackupError",
@@ -133,6 +155,7 @@ __all__ = [
     "Change",
     "ExportTally",
     "InvalidCaseRefError",
+    "InvalidUsernameError",
     "Meeting",
     "ReservedCaseRefError",
     "StaleVersionError",
@@ -140,12 +163,15 @@ __all__ = [
     "ThrottlePolicy",
     "User",
     "VersionInfo",
+    "WeakPasswordError",
     "WebSession",
     "add_meeting_case",
     "backup",
     "case_versions",
     "cds_card_issued",
     "check_case_ref",
+    "check_new_username",
+    "check_password",
     "claim_cds_jti",
     "clear_failures",
     "consume_login_nonce",
@@ -166,7 +192,9 @@ __all__ = [
     "get_session_user",
     "get_user",
     "get_user_by_id",
+    "get_user_by_oidc_subject",
     "get_version",
+    "is_common_password",
     "is_reserved_ref",
     "issue_login_nonce",
     "list_audit",
@@ -180,6 +208,7 @@ __all__ = [
     "manifest_path",
     "meeting_cases",
     "migrate",
+    "normalise_username",
     "open_cds_handoff",
     "pseudonym",
     "pseudonymise_case",
@@ -190,6 +219,7 @@ __all__ = [
     "record_cds_feedback",
     "record_decision",
     "record_failure",
+    "reset_demo_password",
     "restore",
     "row_digest",
     "seed_demo",
@@ -200,5 +230,6 @@ __all__ = [
     "throttle_wait",
     "update_case",
     "update_user",
+    "username_skeleton",
     "verify_audit_chain",
 ]

@@ -19,6 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from spinemets.storage._chain import is_reserved_ref, reserve_ref
+from spinemets.storage._credentials import (
+    InvalidUsernameError,
+    check_new_username,
+    normalise_username,
+)
 from spinemets.storage._errors import (
     CaseExistsError,
     CaseNotFoundError,
@@ -42,6 +47,7 @@ __all__ = [
     "get_session_user",
     "get_user",
     "get_user_by_id",
+    "get_user_by_oidc_subject",
     "get_version",
     "list_cases",
     "list_users",
@@ -79,19 +85,37 @@ def _check_roles(roles: Iterable[str]) -> str:
 
 def create_user(
     session: Session, *, username: str, password_hash: str, display_name: str,
-    roles: Iterable[str] = ("clinician",),
+    roles: Iterable[str] = ("clinician",), oidc_subject: str | None = None,
 ) -> User:
-    """Add an account; the caller hashes the password."""
-    user = User(username=username, password_hash=password_hash, display_name=display_name,
-                roles=_check_roles(roles), disabled=False)
+    """Add an account; the caller hashes the password.
+
+    The name is normalised and checked (:func:`check_new_username`): a name taken, breaking
+    the rules or confusable with an existing account's raises :class:`InvalidUsernameError`.
+    """
+    existing = session.scalars(select(User.username)).all()
+    name = check_new_username(username, existing=existing)
+    user = User(username=name, password_hash=password_hash, display_name=display_name,
+                roles=_check_roles(roles), disabled=False, oidc_subject=oidc_subject)
     session.add(user)
     session.flush()
     return user
 
 
 def get_user(session: Session, *, username: str) -> User | None:
-    """The account called ``username``, if any."""
-    return session.scalars(select(User).where(User.username == username)).first()
+    """The account called ``username`` (in any case or width: the name is normalised), if any."""
+    try:
+        name = normalise_username(username)
+    except InvalidUsernameError:
+        name = username  # a name stored before the rules (left alone by migration 0006)
+    user = session.scalars(select(User).where(User.username == name)).first()
+    if user is None and name != username:
+        user = session.scalars(select(User).where(User.username == username)).first()
+    return user
+
+
+def get_user_by_oidc_subject(session: Session, *, subject: str) -> User | None:
+    """The account linked to the single sign-on ``subject``, if any."""
+    return session.scalars(select(User).where(User.oidc_subject == subject)).first()
 
 
 def get_user_by_id(session: Session, *, user_id: int) -> User | None:

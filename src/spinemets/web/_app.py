@@ -276,11 +276,19 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def prepare_database(state: AppState) -> None:
-    """Migrate the schema and, in demo mode, seed the demo account and cases."""
+    """Migrate the schema and, in demo mode, seed the demo account and cases.
+
+    The demo account has the public demo password in development only; in any other
+    environment it gets a random one (also when a development database is reused).
+    """
     storage.migrate(state.engine)
-    if state.settings.demo:
-        with state.sessions.begin() as session:
-            storage.seed_demo(session, hash_password=state.hasher.hash)
+    development = state.settings.environment == "development"
+    with state.sessions.begin() as session:
+        if state.settings.demo:
+            storage.seed_demo(session, hash_password=state.hasher.hash,
+                              public_password=development)
+        elif not development:
+            storage.reset_demo_password(session, hash_password=state.hasher.hash)
 
 
 def create_app_from_env() -> FastAPI:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -77,6 +79,12 @@ class AppState:
 
     def serializer(self, salt: str) -> URLSafeSerializer:
         return URLSafeSerializer(self.secret, salt=salt)
+
+    @cached_property
+    def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """Networks whose ``X-Forwarded-For`` is believed (``forwarded_allow_ips``)."""
+        return tuple(ipaddress.ip_network(entry, strict=False)
+                     for entry in self.settings.forwarded_allow_ips)
 
     def csrf_token(self, session_token: str) -> str:
         digest = hmac.new(self.secret, session_token.encode("utf-8"), hashlib.sha256)
@@ -290,9 +298,42 @@ class PermissionDeniedError(Exception):
         self.permission = permission
 
 
+def _ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def _trusted(address: str, networks: Sequence[Any]) -> bool:
+    ip = _ip(address)
+    return ip is not None and any(ip in network for network in networks)
+
+
 def client_address(request: Request) -> str:
-    """The client's address as seen by the server (for audit and throttling)."""
-    return request.client.host if request.client else ""
+    """The client's address (for audit and throttling).
+
+    The TCP peer, unless the peer is one of the configured trusted proxies
+    (``forwarded_allow_ips``): then ``X-Forwarded-For`` is read from the right, skipping
+    trusted proxies, and the first address not trusted is the client. Forwarded headers from
+    anyone else (loopback included) are ignored, and a malformed entry stops the walk at the
+    last proxy that was trusted.
+    """
+    peer = request.client.host if request.client else ""
+    networks = get_state(request).trusted_proxies
+    if not networks or not _trusted(peer, networks):
+        return peer
+    hops = [hop.strip() for header in request.headers.getlist("x-forwarded-for")
+            for hop in header.split(",")]
+    client = peer
+    for hop in reversed(hops):
+        ip = _ip(hop)
+        if ip is None:
+            break
+        client = str(ip)
+        if not _trusted(client, networks):
+            break
+    return client
 
 
 def request_user(request: Request) -> Any:

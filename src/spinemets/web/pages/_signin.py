@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from datetime import timedelta
 from enum import StrEnum
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from spinemets import storage
 from spinemets.storage import User
+from spinemets.web._devices import DEVICE_COOKIE, DEVICE_DAYS, device_id, remember_device
 from spinemets.web._state import (
     SESSION_COOKIE,
     AppState,
@@ -37,13 +39,21 @@ __all__ = ["router"]
 router = APIRouter(prefix="/clinician")
 
 
-#: Failed sign-ins: per account (5 free, then 30 s doubling to 15 min) and per client address
-#: (more generous: a ward shares one address).
-ACCOUNT_THROTTLE = storage.ThrottlePolicy(free=5)
-
-
-ADDRESS_THROTTLE = storage.ThrottlePolicy(free=20)
-
+#: Failed sign-ins are counted per key; past a key's free failures each further failure doubles
+#: the wait before that key may try again (30 s up to 15 min), an attempt during the wait is
+#: refused unchecked and not counted, and a quiet ``window`` forgets the key. Nothing is ever
+#: locked for good, and no key is one an attacker elsewhere can fill for the real user:
+#:
+#: - a browser that signed in as the account before (device cookie): its own counter only;
+#: - otherwise the account from this source (address) together ...
+PAIR_THROTTLE = storage.ThrottlePolicy(free=5)
+#: ... the account from every browser without its device cookie, any source (at most about
+#: 20 guesses an hour reach the password check: ASVS 2.2.1 allows 100) ...
+ACCOUNT_THROTTLE = storage.ThrottlePolicy(free=10, window=timedelta(hours=1))
+#: ... and the source for every account (password spraying), high enough for a hospital whose
+#: wards all reach the server from one NAT address.
+ADDRESS_THROTTLE = storage.ThrottlePolicy(free=300)
+DEVICE_THROTTLE = storage.ThrottlePolicy(free=5)
 
 #: Login CSRF: the sign-in form carries an HMAC of a one-time nonce held in this cookie (the
 #: nonce is also stored server-side and consumed by the attempt that uses it).
@@ -78,54 +88,86 @@ class Outcome(StrEnum):
     THROTTLED = "throttled"
 
 
-def _keys(username: str, client: str) -> tuple[str, str]:
-    return f"account:{username.casefold()[:150]}", f"address:{client}"
+def _account(username: str) -> str:
+    """The account a typed name means (normalised), or a stand-in key for an impossible name."""
+    try:
+        return storage.normalise_username(username)
+    except ValueError:
+        return "invalid:" + hashlib.sha256(username.encode("utf-8", "replace")).hexdigest()[:24]
 
 
-def _pre_check(state: AppState, username: str, nonce: str, client: str) -> (
+def _keys(account: str, client: str, device: str | None) -> tuple[str, ...]:
+    """The throttle keys of one attempt (see :data:`PAIR_THROTTLE`)."""
+    if device is not None:
+        return (f"device:{device}",)
+    return (f"pair:{account}|{client}"[:200], f"account:{account}", f"address:{client}")
+
+
+def _policy(key: str) -> storage.ThrottlePolicy:
+    kind = key.split(":", 1)[0]
+    return {"device": DEVICE_THROTTLE, "pair": PAIR_THROTTLE, "account": ACCOUNT_THROTTLE,
+            "address": ADDRESS_THROTTLE}[kind]
+
+
+def _usable_hash(user: User | None) -> str | None:
+    """The password hash to verify, or None (unknown, disabled or single-sign-on account)."""
+    if user is None or user.disabled or not user.password_hash.startswith("$"):
+        return None
+    return user.password_hash
+
+
+def _pre_check(state: AppState, account: str, nonce: str, keys: tuple[str, ...]) -> (
         tuple[Outcome, float, str | None]):
     """Consume the nonce, read the throttle and the password hash (one short transaction)."""
-    account, address = _keys(username, client)
     with state.sessions.begin() as session:
         if not storage.consume_login_nonce(session, nonce=nonce):
             return Outcome.EXPIRED, 0.0, None
-        wait = max(storage.throttle_wait(session, key=account),
-                   storage.throttle_wait(session, key=address))
+        wait = max(storage.throttle_wait(session, key=key) for key in keys)
         if wait > 0:
             return Outcome.THROTTLED, wait, None
-        user = storage.get_user(session, username=username) if username else None
-        usable = user is not None and not user.disabled
-        return Outcome.OK, 0.0, user.password_hash if user is not None and usable else None
+        user = None if account.startswith("invalid:") else storage.get_user(
+            session, username=account)
+        return Outcome.OK, 0.0, _usable_hash(user)
 
 
 def _attempt(state: AppState, username: str, password: str, nonce: str, *, client: str,
-             old_token: str | None) -> tuple[Outcome, float, str | None, User | None]:
+             old_token: str | None, device: str | None
+             ) -> tuple[Outcome, float, str | None, User | None]:
     """One sign-in attempt, off the event loop; the same work for unknown and known users."""
-    outcome, wait, stored = _pre_check(state, username, nonce, client)
+    account = _account(username)
+    keys = _keys(account, client, device_id(state, device, account))
+    actor = (account if not account.startswith("invalid:") else username[:80]) or None
+    outcome, wait, stored = _pre_check(state, account, nonce, keys)
     if outcome is not Outcome.OK:
         with state.sessions.begin() as session:
             storage.record_audit(session, action="sign_in", outcome=str(outcome),
-                                 actor=username[:80] or None, client=client)
+                                 actor=actor, client=client)
         return outcome, wait, None, None
     # Unknown or disabled accounts verify a dummy hash: same cost, no enumeration by timing.
     valid = state.hasher.verify(password, stored or state.dummy_hash) and stored is not None
-    account, address = _keys(username, client)
     with state.sessions.begin() as session:
-        user = storage.get_user(session, username=username) if valid else None
+        user = storage.get_user(session, username=account) if valid else None
         if user is None:
-            storage.record_failure(session, key=account, policy=ACCOUNT_THROTTLE)
-            storage.record_failure(session, key=address, policy=ADDRESS_THROTTLE)
+            for key in keys:
+                storage.record_failure(session, key=key, policy=_policy(key))
             storage.record_audit(session, action="sign_in", outcome=str(Outcome.BAD),
-                                 actor=username[:80] or None, client=client)
+                                 actor=actor, client=client)
             return Outcome.BAD, 0.0, None, None
-        storage.clear_failures(session, key=account)
-        if old_token:  # session rotation: the pre-sign-in token never becomes valid
-            storage.delete_session(session, token=old_token)
-        token = storage.create_session(
-            session, user_id=user.id, lifetime=timedelta(hours=state.settings.session_hours))
+        for key in keys:  # the account-wide and address counts stay: they bound guessing
+            if key.startswith(("pair:", "device:")):
+                storage.clear_failures(session, key=key)
+        token = _open_session(state, session, user, old_token)
         storage.record_audit(session, action="sign_in", outcome=str(Outcome.OK), user=user,
                              client=client)
         return Outcome.OK, 0.0, token, user
+
+
+def _open_session(state: AppState, session: Any, user: User, old_token: str | None) -> str:
+    """A new session for ``user``; the pre-sign-in token never becomes valid (rotation)."""
+    if old_token:
+        storage.delete_session(session, token=old_token)
+    return storage.create_session(
+        session, user_id=user.id, lifetime=timedelta(hours=state.settings.session_hours))
 
 
 SIGN_IN_CONCURRENCY = 2
@@ -148,7 +190,7 @@ def _landing(user: User, target: str) -> str:
 @router.post("/sign-in", response_class=HTMLResponse, dependencies=[requires(P.PUBLIC)])
 async def sign_in(request: Request) -> Response:
     form = await request.form()
-    username = str(form.get("username", "")).strip()
+    username = str(form.get("username", ""))[:1000].strip()
     password = str(form.get("password", ""))
     target = safe_next(str(form.get("next", "")), "/clinician")
     state = get_state(request)
@@ -157,12 +199,13 @@ async def sign_in(request: Request) -> Response:
     if not nonce or not hmac.compare_digest(state.csrf_token("login:" + nonce), submitted):
         nonce = ""  # never consume a nonce whose HMAC does not match
     client, old_token = client_address(request), _token(request)
+    device = request.cookies.get(DEVICE_COOKIE)
     # At most SIGN_IN_CONCURRENCY password checks at once per worker: the others wait on the
     # event loop (holding no thread and no database connection), so a burst of sign-ins
     # cannot starve other requests such as /healthz.
     outcome, wait, token, user = await anyio.to_thread.run_sync(
         lambda: _attempt(state, username, password, nonce or "-", client=client,
-                         old_token=old_token), limiter=_sign_in_limiter(state))
+                         old_token=old_token, device=device), limiter=_sign_in_limiter(state))
     ctx = {"next": target, "username": username}
     limiter = _sign_in_limiter(state)
 
@@ -178,6 +221,15 @@ async def sign_in(request: Request) -> Response:
         return response
     if token is None or user is None:
         return await page({"error": True}, 401)
+    response = signed_in_response(state, user, token, target)
+    response.set_cookie(DEVICE_COOKIE, remember_device(state, device, user.username),
+                        httponly=True, samesite="strict", secure=state.settings.cookies_secure,
+                        path="/clinician/sign-in", max_age=DEVICE_DAYS * 24 * 3600)
+    return response
+
+
+def signed_in_response(state: AppState, user: User, token: str, target: str) -> Response:
+    """The redirect after any successful sign-in (password or single sign-on)."""
     response = RedirectResponse(_landing(user, target), status_code=303)
     response.delete_cookie(LOGIN_COOKIE, path="/clinician/sign-in")
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
@@ -208,7 +260,100 @@ async def sign_out(request: Request) -> Response:
 
 
 @router.get("/account", response_class=HTMLResponse, dependencies=[requires(P.SIGNED_IN)])
-def account(request: Request) -> Response:
+def account(request: Request, changed: bool = False) -> Response:
     user = current_user(request)
     return _render(request, "clinician/account.html", user,
-                   {"roles": sorted(user.role_set) if user else []})
+                   {"roles": sorted(user.role_set) if user else [], "changed": changed,
+                    "local_password": _usable_hash(user) is not None})
+
+
+#: Wrong current passwords on the change form, per account (a stolen session cannot be used to
+#: guess the password it does not know).
+PASSWORD_CHANGE_THROTTLE = storage.ThrottlePolicy(free=5)
+
+
+def _password_page(request: Request, errors: dict[str, str] | None = None,
+                   status: int = 200) -> Response:
+    return _render(request, "clinician/password.html", current_user(request),
+                   {"errors": errors or {}, "minimum": storage.PASSWORD_MIN},
+                   status_code=status)
+
+
+@router.get("/account/password", response_class=HTMLResponse,
+            dependencies=[requires(P.SIGNED_IN)])
+def password_form(request: Request) -> Response:
+    user = current_user(request)
+    if _usable_hash(user) is None:
+        return RedirectResponse("/clinician/account", status_code=303)
+    return _password_page(request)
+
+
+def _new_password_errors(current: str, new: str, confirm: str, username: str) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    try:
+        storage.check_password(new, username=username)
+    except ValueError as exc:
+        errors["new_password"] = "New " + str(exc)
+    if "new_password" not in errors and new == current:
+        errors["new_password"] = "New password: it must differ from the current one"
+    if new != confirm:
+        errors["confirm_password"] = "New password again: the two new passwords differ"
+    return errors
+
+
+def _change_password(state: AppState, user: User, current: str, new: str, confirm: str, *,
+                     client: str, old_token: str | None
+                     ) -> tuple[dict[str, str], float, str | None]:
+    """Check and apply a password change (off the event loop): errors, wait, new token."""
+    key = f"password-change:{user.id}"
+    with state.sessions.begin() as session:
+        wait = storage.throttle_wait(session, key=key)
+        stored = _usable_hash(storage.get_user_by_id(session, user_id=user.id))
+    if wait > 0:
+        return {"current_password": f"Too many wrong passwords: wait {int(wait) + 1} seconds, "
+                                    "then try again"}, wait, None
+    if stored is None or not state.hasher.verify(current, stored):
+        with state.sessions.begin() as session:
+            storage.record_failure(session, key=key, policy=PASSWORD_CHANGE_THROTTLE)
+            storage.record_audit(session, action="password_change", outcome="failure",
+                                 user=user, client=client, detail="current password wrong")
+        return {"current_password": "Current password: it is not right"}, 0.0, None
+    errors = _new_password_errors(current, new, confirm, user.username)
+    if errors:
+        return errors, 0.0, None
+    new_hash = state.hasher.hash(new)
+    with state.sessions.begin() as session:
+        storage.clear_failures(session, key=key)
+        changed = storage.update_user(session, username=user.username, password_hash=new_hash)
+        token = _open_session(state, session, changed, old_token)  # every other one ended
+        storage.record_audit(session, action="password_change", outcome="success", user=user,
+                             client=client)
+    return {}, 0.0, token
+
+
+@router.post("/account/password", response_class=HTMLResponse,
+             dependencies=[requires(P.SIGNED_IN)])
+async def change_password(request: Request) -> Response:
+    form = await request.form()
+    _require_csrf(request, str(form.get("csrf", "")))
+    user = current_user(request)
+    if user is None or _usable_hash(user) is None:
+        return RedirectResponse("/clinician/account", status_code=303)
+    state = get_state(request)
+    fields = [str(form.get(f, ""))[:storage.PASSWORD_MAX + 1]
+              for f in ("current_password", "new_password", "confirm_password")]
+    client, old_token = client_address(request), _token(request)
+    errors, wait, token = await anyio.to_thread.run_sync(
+        lambda: _change_password(state, user, *fields, client=client, old_token=old_token),
+        limiter=_sign_in_limiter(state))
+    if token is None:
+        response = await anyio.to_thread.run_sync(
+            lambda: _password_page(request, errors, 429 if wait else 400))
+        if wait:
+            response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    response = RedirectResponse("/clinician/account?changed=true", status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax",
+                        secure=state.settings.cookies_secure, path="/",
+                        max_age=state.settings.session_hours * 3600)
+    return response

@@ -75,7 +75,7 @@ def _render(request: Request, template: str, user: User | None, ctx: dict[str, A
     base = {"user": user, "csrf": state.csrf_token(token) if token and user else "",
             "can": {p.name.lower(): p in granted for p in Permission},
             "demo_credentials": (storage.DEMO_USERNAME, storage.DEMO_PASSWORD)
-            if state.settings.demo else None}
+            if state.settings.demo and state.settings.environment == "development" else None}
     base.update(ctx)
     return render(request, template, base, status_code=status_code, language="en")
 

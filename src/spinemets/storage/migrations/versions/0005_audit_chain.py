@@ -1,7 +1,7 @@
 """Hash-chained audit rows, call counters and reserved case references.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-07
 
 - ``audit_events`` gains ``seq`` (chain position, unique), ``prev_hash`` and ``row_hash``;
@@ -21,7 +21,7 @@ from alembic import op
 from spinemets.storage._chain import GENESIS_HASH, row_digest
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """CT measurements of a case.
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-07
 
 - ``imaging_measurements``: a ``spinemets-imaging/1`` document (per-level measurements and
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0003"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
