@@ -50,7 +50,8 @@ EXCEPTIONS: dict[str, str] = {
     "who_ladder": "WHO analgesic ladder; no edition or URL verified",
     "zoledronic_smpc": "Zometa SmPC read in reproductions (cited beside Aapro 2008, DOI)",
     "xgeva_label": "Xgeva label read in MIMS reproductions",
-    "embolisation_series": "two embolisation series whose authors and ids are not verified",
+    "sahgal_2012_reirradiation": "re-irradiation series: citation verified, DOI and PMID not seen",
+    "sahgal_2021_sc24": "SC.24 trial: title, journal, year verified; DOI and PMID not seen",
     "rades_2008_ambulatory": "second Rades 2008 paper (unavailable score); not verified",
     "paulino_pereira_2016": "SORG classic paper (unavailable score); not verified",
 }

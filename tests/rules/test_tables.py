@@ -62,6 +62,8 @@ def test_every_triage_rule_is_reachable() -> None:
         {"cancer_status": "unknown", "back_pain": True},
         {"cancer_status": "known", "back_pain": True},
         {"cancer_status": "none", "back_pain": True, "age_over_50": True},
+        {"limb_weakness": True},
+        {"cancer_status": "none", "difficulty_walking": True},
     ]
     fired = {r for a in answers for r in triage(a).rules}
     assert {r.id for r in triage_rules()} - fired == set()

@@ -78,6 +78,8 @@ def test_every_radiotherapy_item_checks_prior_radiotherapy(escc: str, primary: s
     for rid in ("cebrt", "srs"):
         for rec in _recs(p, rid):
             assert any("Prior radiotherapy" in c for c in rec["cautions"]), rec
+            # pathway.md 6.2: repeating conventional radiotherapy is never "recommended"
+            assert rec["status"] != "recommended", rec
 
 
 @pytest.mark.parametrize(("calcium", "expected"), [

@@ -58,9 +58,12 @@ def test_unanswered_neurology_keeps_urgent_and_lists_signs() -> None:
 
 
 def test_not_sure_about_cancer_is_not_read_as_no_cancer() -> None:
+    # Amendment 2026-12: a warning sign with cancer status "not sure" is a provisional emergency.
     result = triage({"cancer_status": "unknown", "back_pain": True, "limb_weakness": True})
-    assert result.level == "soon"
-    assert "cancer_status" in result.unanswered_could_raise
+    assert result.level == "emergency"
+    assert result.provisional
+    assert result.headline == "Emergency (now), provisional"
+    assert "find out now whether this person has or may have cancer" in result.clinician_advice
 
 
 def test_bad_answers_one_problem_each() -> None:
@@ -95,23 +98,48 @@ def test_unanswering_never_raises_and_answering_stays_within_highest(
         answers: dict[str, Any], key: str) -> None:
     full = triage(answers)
     fewer = triage({k: v for k, v in answers.items() if k != key})
-    assert RANK[fewer.level] <= RANK[full.level]
+    # Unanswering only raises by the amendment's worst case: a warning sign with cancer status
+    # not known is a provisional emergency.
+    assert RANK[fewer.level] <= RANK[full.level] or (
+        fewer.provisional and key == "cancer_status")
     assert RANK[full.level] <= RANK[fewer.highest_possible]
 
 
-@pytest.mark.parametrize("status", ["unknown", "none", None])
+@pytest.mark.parametrize("status", ["unknown", None])
 @pytest.mark.parametrize("symptom", ["limb_weakness", "difficulty_walking", "numbness_or_tingling",
                                      "radicular_pain"])
-def test_warning_sign_answered_yes_always_routes_to_emergency_care(status: str | None,
-                                                                   symptom: str) -> None:
+def test_warning_sign_with_cancer_status_not_known_is_a_provisional_emergency(
+        status: str | None, symptom: str) -> None:
     answers: dict[str, object] = {symptom: True}
     if status is not None:
         answers["cancer_status"] = status
     result = triage(answers)
-    assert result.level != "emergency"  # the MSCC rule needs known or suspected cancer
-    assert result.warning_answers == (symptom,)
-    assert result.possible_emergency is (status != "none")
-    assert "emergency department" in result.patient_advice
+    assert result.level == "emergency"
+    assert result.provisional and result.possible_emergency
+    assert result.rules == ("triage.emergency.warning_sign_cancer_status_unknown",)
+    assert result.patient_advice.startswith("Go to the emergency department")
+    assert result.to_find_out in result.clinician_advice
+
+
+@pytest.mark.parametrize("symptom", ["limb_weakness", "difficulty_walking",
+                                     "numbness_or_tingling"])
+def test_new_deficit_without_cancer_is_urgent_same_day(symptom: str) -> None:
+    result = triage({"cancer_status": "none", symptom: True})
+    assert result.level == "urgent"
+    assert result.headline == "Urgent (same day)"
+    assert not result.provisional
+    assert "same day" in result.patient_advice and "same-day" in result.clinician_advice
+    assert "MSCC coordinator" not in result.clinician_advice
+    assert result.patient_advice.startswith("See a doctor today")
+    assert result.warning_answers == ()
+
+
+def test_radicular_pain_without_cancer_is_not_sent_to_emergency_without_an_emergency_level(
+        ) -> None:
+    result = triage({"cancer_status": "none", "radicular_pain": True})
+    assert result.level != "emergency"
+    assert result.warning_answers == ("radicular_pain",)
+    assert "emergency department" not in result.patient_advice
     assert "do not show warning signs" not in result.patient_advice
     assert "No red flags" not in result.clinician_advice
 

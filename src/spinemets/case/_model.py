@@ -28,6 +28,15 @@ Fields added to the documented format (all optional, all documented here):
     Dexamethasone caution (glucose monitoring, spinemets rule book).
 ``labs.alkaline_phosphatase``, ``labs.psa``
     Work-up blood tests (spinemets rule book).
+``patient.preferred_language``, ``patient.interpreter_needed``
+    The language the patient prefers (free text, e.g. "Spanish") and whether an interpreter is
+    needed; shown on the first screen and in the report.
+``lesions[].imaging_date``
+    Date of the imaging the lesion's findings come from (shown with its age in days).
+``lesions[].prior_radiotherapy_date``, ``lesions[].prior_radiotherapy_dose_gy``,
+``lesions[].prior_radiotherapy_fractions``, ``lesions[].prior_radiotherapy_technique``
+    The last course of radiotherapy at this level (``prior_radiotherapy: true``): date, total
+    dose in Gy, number of fractions, technique (``conventional`` or ``sbrt``); pathway 6.2.
 
 Cross-field rules of the format (the case is refused, with one problem per clash):
 
@@ -215,6 +224,7 @@ CollapseT = Literal["over_50", "under_50", "no_collapse_over_50_involved", "none
 PosterolateralT = Literal["bilateral", "unilateral", "none"]
 EsccT = Literal["0", "1a", "1b", "1c", "2", "3"]
 YesNoT = Literal["yes", "no", "unknown"]
+RtTechniqueT = Literal["conventional", "sbrt"]
 YesNo = Annotated[YesNoT | None, _choice(YesNoT), BeforeValidator(_yes_no)]
 Count = Annotated[int | None, _integer(0, None, what="a count of 0 or more")]
 
@@ -229,6 +239,17 @@ class Patient(_Section):
     age_years: Annotated[float | None, _number(0, 130, "age in years")] = None
     sex: Annotated[SexT | None, _choice(SexT)] = None
     weight_kg: Annotated[float | None, _number(1, 400, "weight in kg")] = None
+    preferred_language: Annotated[str | None, Field(max_length=100)] = None
+    interpreter_needed: Flag = None
+
+    @field_validator("preferred_language", mode="before")
+    @classmethod
+    def _language(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if value is not None and not isinstance(value, str):
+            raise _problem("must be text naming a language, e.g. Spanish")
+        return value.strip() if isinstance(value, str) else value
 
 
 class Overrides(_Section):
@@ -319,6 +340,13 @@ class Lesion(_Section):
     posterior_wall_retropulsion: Flag = None
     pathological_fracture: Flag = None
     prior_radiotherapy: Flag = None
+    prior_radiotherapy_date: Annotated[dt.date | None, BeforeValidator(_date)] = None
+    prior_radiotherapy_dose_gy: Annotated[
+        float | None, _number(0.1, 200, "total dose in Gy, 0.1-200")] = None
+    prior_radiotherapy_fractions: Annotated[
+        int | None, _integer(1, 100, what="number of fractions, 1-100")] = None
+    prior_radiotherapy_technique: Annotated[RtTechniqueT | None, _choice(RtTechniqueT)] = None
+    imaging_date: Annotated[dt.date | None, BeforeValidator(_date)] = None
     radiosensitivity: Annotated[RadioT | None, _choice(RadioT)] = None
     anterior_column_destroyed: Flag = None
     hypervascular_on_imaging: Flag = None

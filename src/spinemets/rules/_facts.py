@@ -31,6 +31,7 @@ Sources: an unknown fact names only the case fields whose value would decide it 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -40,10 +41,11 @@ from spinemets.case import Assessment, Case, Lesion
 from spinemets.domain import parse_histology, parse_lab
 from spinemets.rules._engine import Fact, read_table
 from spinemets.rules._medication import CrCl, ZoledronicDose, cockcroft_gault, zoledronic_dose
-from spinemets.rules._triage import TriageResult
+from spinemets.rules._triage import SAME_DAY_RULE, TriageResult
 from spinemets.scores import ScoreResult
 
-__all__ = ["PatientFacts", "case_crcl", "lesion_facts", "patient_facts", "prognosis_table"]
+__all__ = ["ADULT_AGE_YEARS", "PatientFacts", "add_months", "case_crcl", "lesion_facts",
+           "patient_facts", "prior_rt_course", "prognosis_table"]
 
 NEURO_SYMPTOMS = ("limb_weakness", "difficulty_walking", "numbness_or_tingling",
                   "saddle_numbness", "bladder_or_bowel_dysfunction", "radicular_pain")
@@ -284,6 +286,10 @@ def patient_facts(case: Case, assessment: Assessment, triage: TriageResult) -> P
     facts = {
         "triage_level": Fact.known(triage.level, _answer_sources(triage),
                                    f"triage: {triage.level}"),
+        "triage_same_day_deficit": Fact.known(
+            SAME_DAY_RULE in triage.rules, _answer_sources(triage),
+            "triage: new neurological deficit without cancer (urgent, same day)"
+            if SAME_DAY_RULE in triage.rules else ""),
         "cancer_status": _status(case),
         "neuro": _neuro(case),
         "histology_established": established,
@@ -310,9 +316,24 @@ def patient_facts(case: Case, assessment: Assessment, triage: TriageResult) -> P
         "worst_sins": _worst_sins(sins, assessment),
         "motor_deficit": _motor_deficit(case),
         "histology_label": _histology_label(case),
+        "adult": _adult(case),
         **_fitness_flags(case),
     }
     return PatientFacts(facts, crcl, dose)
+
+
+#: Age from which the scores, the NOMS plan and the drug doses apply (care pathway 6.4: they were
+#: derived and validated in adults; NICE NG234 covers adults).
+ADULT_AGE_YEARS = 18
+
+
+def _adult(case: Case) -> Fact:
+    age = case.patient.age_years
+    if age is None:
+        return Fact.unknown(("patient.age_years",), "age not recorded (adult or under 18)")
+    adult = age >= ADULT_AGE_YEARS
+    return Fact.known(adult, ("patient.age_years",),
+                      f"age {age:g}: " + ("adult" if adult else "under 18"))
 
 
 def _motor_deficit(case: Case) -> Fact:
@@ -459,10 +480,74 @@ def _choice_fact(value: str | None, source: str, label: str) -> Fact:
     return Fact.of(value, (source,), f"{label}: {value}")
 
 
+def add_months(day: dt.date, months: int) -> dt.date:
+    """``day`` plus whole calendar months (the last day of a shorter month when needed)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise ValueError(day)  # pragma: no cover - every month has 28 days
+
+
+#: Re-irradiation by SBRT was safe in a pooled series when given at least 5 months after
+#: conventional palliative radiotherapy (Sahgal 2012; care pathway 6.2).
+REIRRADIATION_MONTHS = 5
+
+
+def prior_rt_course(lesion: Lesion, today: dt.date) -> str:
+    """The last course in words: date with the interval, dose, fractions, technique."""
+    parts = []
+    if lesion.prior_radiotherapy_date is not None:
+        days = (today - lesion.prior_radiotherapy_date).days
+        parts.append(f"last course {lesion.prior_radiotherapy_date.isoformat()}, "
+                     f"{days} days ago")
+    else:
+        parts.append("date of the last course not recorded")
+    dose, fractions = lesion.prior_radiotherapy_dose_gy, lesion.prior_radiotherapy_fractions
+    if dose is not None or fractions is not None:
+        parts.append(("dose not recorded" if dose is None else f"{dose:g} Gy") + " in "
+                     + ("fractions not recorded" if fractions is None else
+                        f"{fractions} fraction{'s' if fractions != 1 else ''}"))
+    else:
+        parts.append("dose and fractions not recorded")
+    technique = lesion.prior_radiotherapy_technique
+    parts.append({"sbrt": "SBRT", "conventional": "conventional"}.get(
+        technique or "", "technique not recorded"))
+    return "; ".join(parts)
+
+
+def _prior_rt(lesion: Lesion, prefix: str, today: dt.date) -> tuple[Fact, Fact]:
+    """(course in words, interval under 5 months) for a lesion with prior radiotherapy."""
+    date_field = f"{prefix}.prior_radiotherapy_date"
+    if lesion.prior_radiotherapy is False:
+        return (Fact.known("none", (), "no prior radiotherapy at this level"),
+                Fact.known(False, (), "no prior radiotherapy at this level"))
+    if lesion.prior_radiotherapy is None:
+        return (Fact.unknown((f"{prefix}.prior_radiotherapy",), "prior radiotherapy unknown"),
+                Fact.unknown((f"{prefix}.prior_radiotherapy",), "prior radiotherapy unknown"))
+    course = prior_rt_course(lesion, today)
+    course_fact = Fact.known(course, (), f"prior radiotherapy at this level: {course}")
+    if lesion.prior_radiotherapy_date is None:
+        return course_fact, Fact.unknown((date_field,), "interval since the last course: "
+                                         "date not recorded")
+    limit = add_months(lesion.prior_radiotherapy_date, REIRRADIATION_MONTHS)
+    short = today < limit
+    return course_fact, Fact.known(short, (date_field,), (
+        f"interval since the last course under {REIRRADIATION_MONTHS} months" if short else
+        f"interval since the last course {REIRRADIATION_MONTHS} months or more"))
+
+
 def lesion_facts(case: Case, assessment: Assessment, index: int,
-                 patient: Mapping[str, Fact]) -> dict[str, Fact]:
-    """Facts of lesion ``index`` merged over the patient-level facts."""
+                 patient: Mapping[str, Fact], *, today: dt.date | None = None) -> dict[str, Fact]:
+    """Facts of lesion ``index`` merged over the patient-level facts.
+
+    ``today`` is the date intervals are counted to (prior radiotherapy); default: today.
+    """
     lesion = case.lesions[index]
+    course, interval_short = _prior_rt(lesion, f"lesions[{index}]", today or dt.date.today())
     prefix = f"lesions[{index}]"
     radio = _radiosensitivity(case, lesion, index, patient["histology_established"])
     sins = assessment.get("sins", index)
@@ -488,6 +573,8 @@ def lesion_facts(case: Case, assessment: Assessment, index: int,
                               f"{prefix}.posterior_wall_retropulsion", "retropulsion"),
         "prior_radiotherapy": _bool(lesion.prior_radiotherapy, f"{prefix}.prior_radiotherapy",
                                     "prior radiotherapy"),
+        "prior_rt_course": course,
+        "prior_rt_interval_short": interval_short,
         "anterior_column_destroyed": _bool(lesion.anterior_column_destroyed,
                                            f"{prefix}.anterior_column_destroyed",
                                            "anterior column destroyed"),

@@ -21,6 +21,13 @@ _ABSENT: Final = object()
 
 _WORDS: Final[dict[str, str]] = {
     "patient.age_years": "age",
+    "symptoms.limb_weakness": "new limb weakness",
+    "symptoms.difficulty_walking": "new difficulty walking or unsteadiness",
+    "symptoms.numbness_or_tingling": "new numbness or tingling",
+    "symptoms.saddle_numbness": "saddle numbness",
+    "symptoms.bladder_or_bowel_dysfunction": "bladder or bowel control",
+    "symptoms.radicular_pain": "radicular or band-like pain",
+    "symptoms.back_pain": "back or neck pain",
     "patient.sex": "sex (female or male, for Cockcroft-Gault)",
     "patient.weight_kg": "weight",
     "cancer.status": "cancer status",
@@ -62,6 +69,12 @@ _LESION_WORDS: Final[dict[str, str]] = {
     "radiosensitivity": "a radiosensitivity choice for this lesion (sensitive or resistant)",
     "anterior_column_destroyed": "anterior column destruction",
     "hypervascular_on_imaging": "hypervascularity on imaging",
+    "prior_radiotherapy_date": "date of the last radiotherapy course to this level",
+    "prior_radiotherapy_dose_gy": "total dose of the last radiotherapy course (Gy)",
+    "prior_radiotherapy_fractions": "number of fractions of the last radiotherapy course",
+    "prior_radiotherapy_technique": "technique of the last radiotherapy course "
+                                    "(conventional or SBRT)",
+    "imaging_date": "date of the imaging",
 }
 _LESION_PATH = re.compile(r"lesions\[(\d+)\]\.(\w+)\Z")
 

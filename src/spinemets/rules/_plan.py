@@ -16,6 +16,7 @@ Laufer I et al. The NOMS framework. Oncologist 2013;18(6):744-751. NICE NG234 (2
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from typing import Any
 from spinemets.case import Assessment, Case, assess, load_case
 from spinemets.rules._checks import consistency
 from spinemets.rules._engine import Fact, Firing, Rule, all_rules, evaluate_rule, references
-from spinemets.rules._facts import PatientFacts, lesion_facts, patient_facts
+from spinemets.rules._facts import ADULT_AGE_YEARS, PatientFacts, lesion_facts, patient_facts
 from spinemets.rules._fields import in_words, is_missing
 from spinemets.rules._triage import TriageResult, triage
 
@@ -104,13 +105,21 @@ class Plan:
     flags: tuple[Mapping[str, Any], ...]
     unknowns: tuple[str, ...]
     trace: tuple[Mapping[str, Any], ...]
+    #: False for a patient under 18 (pathway 6.4: every score is then labelled "validated in
+    #: adults only"), None when the age is not recorded.
+    adult: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The plan in the documented JSON format."""
+        scores = self.assessment.to_dict()["scores"]
+        if self.adult is False:
+            for score in scores:
+                score["warnings"] = [ADULTS_ONLY, *score.get("warnings", [])]
+                score["validated_in_adults_only"] = True
         return {
             "format": "spinemets-plan/1",
             "triage": self.triage.to_dict(),
-            "scores": self.assessment.to_dict()["scores"],
+            "scores": scores,
             "workup": [i.to_dict() for i in self.workup],
             "recommendations": [i.to_dict() for i in self.recommendations],
             "flags": [dict(f) for f in self.flags],
@@ -164,11 +173,12 @@ class _Run:
         return self._final
 
 
-def _scopes(case: Case, assessment: Assessment, patient: PatientFacts) -> list[_Scope]:
+def _scopes(case: Case, assessment: Assessment, patient: PatientFacts,
+            today: dt.date) -> list[_Scope]:
     scopes = [_Scope(None, None, dict(patient.facts))]
     for index, lesion in enumerate(case.lesions):
         scopes.append(_Scope(index, lesion.label,
-                             lesion_facts(case, assessment, index, patient.facts)))
+                             lesion_facts(case, assessment, index, patient.facts, today=today)))
     return scopes
 
 
@@ -253,11 +263,11 @@ def _replaced(slots: Mapping[Slot, list[Firing]], winners: Mapping[Slot, Firing]
                       + " and ".join(dict.fromkeys(because)))
 
 
-def _run(case: Case) -> _Run:
+def _run(case: Case, today: dt.date) -> _Run:
     assessment = assess(case)
     tri = triage_case(case)
     patient = patient_facts(case, assessment, tri)
-    run = _Run(case, assessment, tri, patient, _scopes(case, assessment, patient))
+    run = _Run(case, assessment, tri, patient, _scopes(case, assessment, patient, today))
     _evaluate(run, 1)
     _stage_two_facts(run)
     _evaluate(run, 2)
@@ -308,6 +318,10 @@ def _item(run: _Run, group: list[Firing], winner: Firing) -> Item:
 
 
 def _enrich(run: _Run, item: Item) -> Item:
+    if item.id in DRUG_ITEMS and _under_18(run):
+        return _no_child_dose(run, item)
+    if item.id in ("cebrt", "srs"):
+        return _with_schedules(run, item)
     if item.id == "zoledronic_acid":
         return _with_dose(run, item)
     if item.id == "analgesia":
@@ -320,6 +334,86 @@ def _enrich(run: _Run, item: Item) -> Item:
             "Not yet answered and could raise the triage level (up to "
             f"{run.triage.highest_possible}): " + ", ".join(run.triage.unanswered_could_raise),))
     return item
+
+
+#: Medicines whose rules name a dose (or choose between dosed agents): none for a child.
+DRUG_ITEMS = ("dexamethasone", "zoledronic_acid", "denosumab", "bone_modifying_agent")
+ADULTS_ONLY = ("Validated in adults only: the patient is under 18 (the scores were derived and "
+               "validated in adults)")
+UNDER_18 = ("Under 18: refer to the paediatric oncology team. The scores, the NOMS plan and the "
+            "drug doses are for adults (derived and validated in adults; NICE NG234 covers "
+            "adults); triage still applies")
+
+
+def _under_18(run: _Run) -> bool:
+    age = run.case.patient.age_years
+    return age is not None and age < ADULT_AGE_YEARS
+
+
+def _no_child_dose(run: _Run, item: Item) -> Item:
+    """A medicine for a patient under 18: no dose, the paediatric oncology team decides."""
+    refs = references()
+    return Item(item.id, "mdt_review", "plan.under_18_no_drug_dose", (
+        f"age {run.case.patient.age_years:g}: under 18",
+        "Under 18: no drug dose is given (the doses are for adults); the paediatric oncology "
+        "team decides the medicine and its dose (rule plan.under_18_no_drug_dose)"),
+        (refs["nice_ng234"],), ("Refer to the paediatric oncology team",), "standard_practice",
+        item.lesion)
+
+
+def _lesion_fact(run: _Run, item: Item, name: str) -> Any:
+    for scope in run.scopes:
+        if scope.lesion is not None and scope.label == item.lesion:
+            return scope.facts[name].value
+    return None
+
+
+def _with_schedules(run: _Run, item: Item) -> Item:
+    """Published radiotherapy dose schedules shown with the item (pathway 6.3): options for
+    the radiation oncologist, never a prescription; none for a patient under 18."""
+    if _under_18(run) or item.lesion is None:
+        return item
+    escc = _lesion_fact(run, item, "escc_class")
+    pain = _lesion_fact(run, item, "lesion_pain")
+    sins = _lesion_fact(run, item, "sins_band")
+    refs = references()
+    options: list[dict[str, str]] = []
+    if item.id == "cebrt" and (escc == "high" or run.triage.level == "emergency"):
+        options.append({
+            "schedule": "8 Gy in 1 fraction, or 20 Gy in 5 fractions",
+            "for": "MSCC treated with radiotherapy alone",
+            "result": "SCORAD: able to walk at 8 weeks 69.3 % (8 Gy x 1) vs 72.7 % (20 Gy in 5); "
+                      "non-inferiority of the single fraction was not formally met (lower "
+                      "confidence limit -11.5 % against a margin of -11 %)",
+            "citation": refs["hoskin_2019_scorad"]})
+    painful = pain in ("mechanical", "occasional")
+    if painful and escc in ("low", "intermediate") and sins == "stable":
+        if item.id == "srs":
+            options.append({
+                "schedule": "SBRT 24 Gy in 2 fractions",
+                "for": "painful spinal metastasis without instability or symptomatic "
+                       "compression, up to 3 contiguous segments, ECOG 0-2",
+                "result": "SC.24: more complete pain responses than 20 Gy in 5 conventional "
+                          "fractions",
+                "citation": refs["sahgal_2021_sc24"]})
+        elif _lesion_fact(run, item, "fracture") is False:
+            options.append({
+                "schedule": "8 Gy in 1 fraction",
+                "for": "painful uncomplicated bone metastasis, conventional radiotherapy",
+                "result": "the usual comparator in systematic reviews (no single source is in "
+                          "the reference list); for the radiation oncologist to decide",
+                "citation": ""})
+    if not options:
+        return item
+    texts = tuple(f"Published option: {o['schedule']} ({o['for']}; {o['result']})"
+                  for o in options)
+    out = _add(item, basis=texts, cautions=(
+        "Dose schedules are published options for the radiation oncologist, never a "
+        "prescription",), extra={"dose_options": options})
+    cited = tuple(o["citation"] for o in options if o["citation"])
+    return Item(out.id, out.status, out.rule, out.basis,
+                tuple(dict.fromkeys(out.citations + cited)), out.cautions, out.evidence,
+                out.lesion, out.extra)
 
 
 def _add(item: Item, *, basis: tuple[str, ...] = (), cautions: tuple[str, ...] = (),
@@ -390,6 +484,9 @@ def _flags(run: _Run, recommendations: list[Item]) -> list[dict[str, Any]]:
                 flag["lesion"] = run.label(f.lesion)
             flags.append(flag)
     flags.extend(_no_recommendation(run, recommendations, flags))
+    if _under_18(run):  # pathway 6.4: the plan's first line
+        flags.insert(0, {"id": "under_18", "reason": UNDER_18, "rule": "plan.under_18",
+                         "citations": [references()["nice_ng234"]]})
     return flags
 
 
@@ -403,7 +500,8 @@ def _no_recommendation(run: _Run, recommendations: list[Item],
         if lesion.label in treated:
             continue
         missing, why = blocked.get(index, ([], []))
-        if lesion.label in asked and all(m.endswith(_RADIOSENSITIVITY_CHOICE) for m in missing):
+        if lesion.label in asked and all(m.endswith((*_RADIOSENSITIVITY_CHOICE,
+                                                     ".prior_radiotherapy")) for m in missing):
             continue  # the radiosensitivity flag already says why, and what to choose
         own = f"lesions[{index}]."
         missing = sorted(missing, key=lambda m: not m.startswith(own))  # this lesion's first
@@ -500,13 +598,16 @@ def _order(items: list[Item], run: _Run) -> tuple[Item, ...]:
                                               _STATUS_ORDER[i.status], i.id)))
 
 
-def plan(case: Case | Mapping[str, Any] | str) -> Plan:
+def plan(case: Case | Mapping[str, Any] | str, *, today: dt.date | None = None) -> Plan:
     """Triage, scores, work-up and the NOMS-based plan for a case.
 
     Parameters
     ----------
     case
         A :class:`~spinemets.case.Case`, a ``spinemets-case/1`` mapping or a file path.
+    today
+        The date intervals are counted to (since the last radiotherapy course, the age of the
+        imaging); default: today's date.
 
     Returns
     -------
@@ -518,12 +619,13 @@ def plan(case: Case | Mapping[str, Any] | str) -> Plan:
     CaseFormatError
         The case is malformed (one problem per field).
     """
-    run = _run(load_case(case))
+    run = _run(load_case(case), today or dt.date.today())
     recommendations = _items(run, "recommendation")
     return Plan(
         run.case.id, run.triage, run.assessment,
         _order(_items(run, "workup"), run), _order(recommendations, run),
-        tuple(_flags(run, recommendations)), tuple(_unknowns(run)), tuple(_trace(run)))
+        tuple(_flags(run, recommendations)), tuple(_unknowns(run)), tuple(_trace(run)),
+        adult=None if run.case.patient.age_years is None else not _under_18(run))
 
 
 def workup(case: Case | Mapping[str, Any] | str) -> tuple[Item, ...]:

@@ -130,8 +130,8 @@ _PATIENT_WARNING: Final[dict[bool, str]] = {
     True: "You said yes to a warning sign. If you have cancer, may have cancer, or are not sure, "
           "this can be an emergency: go to the emergency department or call the emergency "
           "number now.",
-    False: "You said yes to a warning sign. If it is new or getting worse, get help at once: go "
-           "to the emergency department or call the emergency number.",
+    False: "You said yes to a warning sign. See your doctor about it, and get help at once if "
+           "it gets worse.",
 }
 _PATIENT_WATCH: Final = ("Watch for the other warning signs below and get help at once if any "
                          "appear.")
@@ -153,6 +153,28 @@ _CLINICIAN_ADVICE: Final[dict[str, str]] = {
     "soon": "Review within days; safety-net advice on the emergency signs.",
     "routine": "No red flags in the answers given: general advice and the warning signs.",
 }
+#: The rule of the amendment "new neurological deficit without cancer: urgent, same day".
+SAME_DAY_RULE: Final = "triage.urgent.new_deficit_no_cancer"
+#: What a provisional emergency (a warning sign with cancer status not known) asks for.
+TO_FIND_OUT: Final = ("Possible spinal cord compression: find out now whether this person has "
+                      "or may have cancer")
+_CLINICIAN_SAME_DAY: Final = (
+    "New neurological deficit without known or suspected cancer: same-day assessment and MRI "
+    "arranged by the doctor (regional NHS acute back pain pathways); bladder or bowel loss, "
+    "saddle numbness or rapidly progressing leg weakness remain an emergency.")
+_PATIENT_SAME_DAY: Final = (
+    "See a doctor today: new weakness, difficulty walking or numbness needs to be checked the "
+    "same day. If you lose control of your bladder or bowels, get numbness around your bottom, "
+    "or the weakness gets worse quickly, get help at once at the emergency department.")
+#: The level in words: the same word in the CLI, API, web page and report.
+_HEADLINES: Final[dict[str, str]] = {
+    "emergency": "Emergency (now)",
+    "urgent": "Urgent (within 24 hours)",
+    "same_day": "Urgent (same day)",
+    "soon": "Soon (within days)",
+    "routine": "Routine",
+}
+_NO_RULE_REASON: Final = "No triage rule fired on the answers given"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +186,9 @@ class TriageRule:
     when: tuple[Condition, ...]
     text: str
     citations: tuple[str, ...]
+    #: The level rests on an unknown answer counted as the worst case (cancer status with a
+    #: warning sign): shown as "provisional" with what to find out.
+    provisional: bool = False
 
 
 @cache
@@ -178,7 +203,7 @@ def triage_rules() -> tuple[TriageRule, ...]:
             raise DefinitionError(f"{where}: every rule needs citations from the reference list")
         out.append(TriageRule(raw["id"], raw["level"],
                               tuple(parse_condition(c, where) for c in raw["when"]),
-                              raw["text"], citations))
+                              raw["text"], citations, bool(raw.get("provisional", False))))
     return tuple(out)
 
 
@@ -207,6 +232,15 @@ class TriageResult:
     #: sure", while the level is below emergency. Even where they cannot raise the level (no
     #: cancer), a yes would route the person to emergency care: never "no warning signs".
     open_warning_signs: tuple[str, ...] = ()
+    #: The level counts an unknown answer as the worst case (pathway amendment 2026-12: a
+    #: warning sign with cancer status not known is an emergency, provisional).
+    provisional: bool = False
+    #: What to do to settle a provisional level (empty when the level is not provisional).
+    to_find_out: str = ""
+    #: The level in words, the same in every output ("Emergency (now), provisional", ...).
+    headline: str = ""
+    #: Why, in one sentence: the text of the rule that set the level (or "no red flags ...").
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``level``, ``basis``, ``unanswered_could_raise``, advice, citations)."""
@@ -220,6 +254,10 @@ class TriageResult:
             "warning_answers": list(self.warning_answers),
             "possible_emergency": self.possible_emergency,
             "open_warning_signs": list(self.open_warning_signs),
+            "provisional": self.provisional,
+            "to_find_out": self.to_find_out,
+            "headline": self.headline,
+            "reason": self.reason,
             "patient_advice": self.patient_advice,
             "clinician_advice": self.clinician_advice,
             "warning_signs": list(self.warning_signs),
@@ -262,6 +300,12 @@ def _facts(answers: Mapping[str, Any]) -> dict[str, Fact]:
     if status == "unknown":  # "not sure" may still be cancer: never read as "none"
         facts["cancer_status"] = Fact(frozenset({"known", "suspected", "none"}),
                                       ("cancer_status",), "cancer_status: not sure")
+    # Amendment 2026-12: with a warning sign, a cancer status not answered, not recorded or
+    # "not sure" counts as the worst case (triage.emergency.warning_sign_cancer_status_unknown).
+    facts["cancer_status_open"] = Fact.known(
+        status in (None, "unknown"), ("cancer_status",),
+        "cancer_status: " + ("not answered" if status is None else
+                             "not sure" if status == "unknown" else str(status)))
     if status is not None:
         facts["cancer_history_unclear"] = Fact.known(status == "unknown", ("cancer_status",),
                                                      f"cancer_status: {status}")
@@ -354,14 +398,18 @@ def triage(answers: Mapping[str, Any]) -> TriageResult:
     used = [key for _, because in decisive for key, _ in because]
     if not fired:
         basis.append("no triage rule fired on the answers given")
+    provisional = bool(fired) and all(rule.provisional for rule in fired)
     if level == "emergency":
-        warning, possible_emergency = [], False
+        warning, possible_emergency = [], provisional
+    else:  # symptoms the deciding rule already acts on (a same-day deficit) are not "unrouted"
+        warning = [w for w in warning if w not in used]
     open_signs = () if level == "emergency" else tuple(
         n for n in warning_sign_questions() if n not in facts and n in TRIAGE_QUESTION_IDS)
     return _result(level, highest, fired, basis, could_raise=could_raise,
                    used=tuple(dict.fromkeys(used)), warning=tuple(dict.fromkeys(warning)),
                    possible_emergency=possible_emergency, open_signs=open_signs,
-                   cancer_known=answers.get("cancer_status") in ("known", "suspected"))
+                   cancer_known=answers.get("cancer_status") in ("known", "suspected"),
+                   provisional=provisional)
 
 
 def _reported(rule: TriageRule, facts: Mapping[str, Fact]) -> list[tuple[str, str]]:
@@ -373,11 +421,16 @@ def _reported(rule: TriageRule, facts: Mapping[str, Fact]) -> list[tuple[str, st
 def _result(level: Level, highest: Level, fired: list[TriageRule], basis: list[str], *,
             could_raise: tuple[str, ...], used: tuple[str, ...],
             warning: tuple[str, ...] = (), possible_emergency: bool = False,
-            open_signs: tuple[str, ...] = (), cancer_known: bool = False) -> TriageResult:
+            open_signs: tuple[str, ...] = (), cancer_known: bool = False,
+            provisional: bool = False) -> TriageResult:
     refs = references()
     citations = tuple(dict.fromkeys(refs[c] for rule in fired for c in rule.citations))
-    clinician = _CLINICIAN_ADVICE[level] + " " + " ".join(r.text + "." for r in fired)
-    patient = _PATIENT_ADVICE[level]
+    same_day = level == "urgent" and all(r.id == SAME_DAY_RULE for r in fired) and bool(fired)
+    head = _CLINICIAN_SAME_DAY if same_day else _CLINICIAN_ADVICE[level]
+    if provisional:
+        head = TO_FIND_OUT + ". " + head
+    clinician = head + " " + " ".join(r.text + "." for r in fired)
+    patient = _PATIENT_SAME_DAY if same_day else _PATIENT_ADVICE[level]
     if level == "emergency" and not cancer_known:
         patient = _PATIENT_EMERGENCY_NO_KNOWN_CANCER
     if level == "routine" and (could_raise or open_signs):
@@ -398,8 +451,14 @@ def _result(level: Level, highest: Level, fired: list[TriageRule], basis: list[s
                       f"{', '.join(could_raise)}.")
         if patient != _PATIENT_OPEN:
             patient += " Please answer the remaining questions: some could change this advice."
+    headline = _HEADLINES["same_day" if same_day else level] + (", provisional" if provisional
+                                                                   else "")
+    reason = (TO_FIND_OUT if provisional else
+              "; ".join(r.text for r in fired) if fired else _NO_RULE_REASON)
     return TriageResult(level, tuple(dict.fromkeys(basis)), tuple(r.id for r in fired),
                         could_raise if level != "emergency" else (),
                         highest if could_raise else level, patient, clinician.strip(),
                         citations, answers_used=used, warning_answers=warning,
-                        possible_emergency=possible_emergency, open_warning_signs=open_signs)
+                        possible_emergency=possible_emergency, open_warning_signs=open_signs,
+                        provisional=provisional, to_find_out=TO_FIND_OUT if provisional else "",
+                        headline=headline, reason=reason)
