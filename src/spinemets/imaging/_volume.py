@@ -1,9 +1,9 @@
 """Image volumes on a canonical grid (pure numpy: arrays and affines in, no file I/O).
 
 Every image is turned into RAS voxel order before it is measured: axis 0 runs towards Right,
-axis 1 towards Anterior, axis 2 towards Superior. The
-turn uses only axis permutations and flips read from the affine, so no voxel is resampled and the
-result does not depend on the order in which the scanner or a tool stored the voxels. Oblique
+axis 1 towards Anterior, axis 2 towards Superior. The turn uses only axis permutations and flips
+read from the affine, so no voxel is resampled and the result does not depend on the order in
+which the scanner or a tool stored the voxels. Oblique
 images (axes not aligned with the patient axes) are refused: they would need resampling.
 """
 
