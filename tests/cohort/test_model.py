@@ -121,7 +121,7 @@ def test_cli_fit_report_predict(scored: Path, tmp_path: Path) -> None:
                                   "survival_3m", "survival_6m", "survival_12m"]
     status = table.column("model_status").to_pylist()
     s12 = table.column("survival_12m").to_pylist()
-    assert any(s.startswith("missing: ") for s in status)
+    assert any(s.startswith("not predicted: missing ") for s in status)
     for st, s in zip(status, s12, strict=True):
         assert (s is None) == (st != "predicted")  # a missing predictor is never a guess
         assert s is None or 0.0 < s < 1.0
@@ -227,3 +227,29 @@ def test_report_on_too_few_rows_is_refused(fitted: Path, scored: Path, tmp_path:
                                  "--resamples", "2"])
     assert result.exit_code == 2
     assert "at least 20 rows" in result.output
+
+
+def test_a_category_unseen_at_fitting_leaves_its_row_out_never_guessed(
+        scored: Path, tmp_path: Path) -> None:
+    data = read_cohort(scored, time_column="time_months", event_column="event")
+    model = fit_model(data, FitOptions(predictors=("kps", "primary"), resamples=2))
+    path = tmp_path / "m.json"
+    path.write_text(model.to_json(), encoding="utf-8")
+    table = pq.read_table(scored)
+    primary = table.column("primary").to_pylist()
+    primary[:3] = ["not_a_histology"] * 3
+    changed = tmp_path / "changed.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("primary"), "primary",
+                                    pa.array(primary)), changed)
+    out = tmp_path / "p.csv"
+    result = runner.invoke(app, ["cohort", "model", "predict", str(path), str(changed),
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = pacsv.read_csv(out).to_pylist()
+    for row in rows[:3]:
+        assert row["model_status"].startswith("not predicted: ")
+        assert "primary value not seen at fitting" in row["model_status"]
+        assert row["survival_12m"] is None
+    report = build_report(load_model(path), changed, resamples=2)
+    assert any("not_a_histology" in note for note in report["notes"])
+    assert report["development_data"] is False  # other rows than the model was fitted on

@@ -50,6 +50,7 @@ __all__ = [
     "fit_penalised_cox",
     "flatten",
     "performance",
+    "unseen",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -83,20 +84,29 @@ class Predictor:
         return [self.column]
 
 
-def _category_codes(values: npt.NDArray[Any], p: Predictor) -> tuple[FloatArray, BoolArray]:
-    known = np.array([v is not None for v in values], dtype=np.bool_)
-    mapped = np.array(["other" if v in p.pooled else v for v in values], dtype=object)
-    allowed = set(p.levels)
-    bad = sorted({str(v) for v in mapped[known] if v not in allowed})
-    if bad:
+def unseen(values: npt.NDArray[Any], p: Predictor) -> BoolArray:
+    """Rows whose category the model did not see at fitting (never for non-categorical)."""
+    if p.kind != "categorical":
+        return np.zeros(len(values), dtype=np.bool_)
+    allowed = set(p.levels) | set(p.pooled)
+    return np.array([v is not None and v not in allowed for v in values], dtype=np.bool_)
+
+
+def _category_codes(values: npt.NDArray[Any], p: Predictor, *, strict: bool
+                    ) -> tuple[FloatArray, BoolArray]:
+    new = unseen(values, p)
+    if strict and new.any():
+        bad = sorted({str(v) for v in values[new]})
         raise InputError.single(p.column, f"value {bad[0]!r} was not seen when the model was "
                                 "fitted", value=bad[0], allowed=tuple(p.levels))
+    known = np.array([v is not None for v in values], dtype=np.bool_) & ~new
+    mapped = np.array(["other" if v in p.pooled else v for v in values], dtype=object)
     cols = [(mapped == lv).astype(np.float64) for lv in p.levels if lv != p.reference]
     return np.column_stack(cols) if cols else np.zeros((len(values), 0)), known
 
 
-def design(columns: Mapping[str, npt.NDArray[Any]], predictors: Sequence[Predictor]
-           ) -> tuple[FloatArray, BoolArray]:
+def design(columns: Mapping[str, npt.NDArray[Any]], predictors: Sequence[Predictor], *,
+           strict: bool = True) -> tuple[FloatArray, BoolArray]:
     """The design matrix of ``predictors`` and which rows are complete.
 
     Parameters
@@ -106,6 +116,9 @@ def design(columns: Mapping[str, npt.NDArray[Any]], predictors: Sequence[Predict
         object arrays of str (None = missing).
     predictors : sequence of Predictor
         The encoding.
+    strict : bool
+        Raise on a category the model did not see; when False such a row is incomplete
+        (see :func:`unseen`).
 
     Returns
     -------
@@ -115,7 +128,8 @@ def design(columns: Mapping[str, npt.NDArray[Any]], predictors: Sequence[Predict
     Raises
     ------
     InputError
-        A categorical value that the model did not see (names the column and the levels).
+        With ``strict``, a categorical value that the model did not see (names the column
+        and the levels).
     """
     n = len(next(iter(columns.values()))) if columns else 0
     blocks: list[FloatArray] = []
@@ -123,7 +137,7 @@ def design(columns: Mapping[str, npt.NDArray[Any]], predictors: Sequence[Predict
     for p in predictors:
         values = columns[p.column]
         if p.kind == "categorical":
-            block, known = _category_codes(values, p)
+            block, known = _category_codes(values, p, strict=strict)
         else:
             v = np.asarray(values, dtype=np.float64)
             known = np.isfinite(v)

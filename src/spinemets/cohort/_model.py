@@ -38,6 +38,7 @@ from spinemets.analytics._model import (
     fit_penalised_cox,
     flatten,
     performance,
+    unseen,
 )
 from spinemets.cohort._columns import cohort_columns
 from spinemets.cohort._files import check_source, check_targets, read_failure, replacing
@@ -215,11 +216,37 @@ def _build_predictor(column: str, kind: str, values: npt.NDArray[Any],
 
 
 def model_design(data: CohortData, predictors: Sequence[Predictor]
-                 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
-    """Design matrix of a cohort for fitted predictors, and the rows usable (complete)."""
+                 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], list[str]]:
+    """Design matrix for fitted predictors, the usable rows, and why rows were left out.
+
+    A category the model did not see makes its row unusable (counted in the reasons), never
+    guessed and never an error for the whole file.
+    """
     columns = _columns_for(data, [p.column for p in predictors])
-    x, complete = design(columns, predictors)
-    return x, complete & data.survival_ok
+    x, complete = design(columns, predictors, strict=False)
+    reasons = []
+    for p in predictors:
+        new = unseen(columns[p.column], p)
+        if new.any():
+            values = sorted({str(v) for v in columns[p.column][new]})
+            reasons.append(f"{int(new.sum())} rows left out: {p.column} value "
+                           f"{', '.join(values[:5])}{' ...' if len(values) > 5 else ''} "
+                           "was not seen when the model was fitted")
+    return x, complete & data.survival_ok, reasons
+
+
+def _row_reasons(columns: dict[str, npt.NDArray[Any]], predictors: Sequence[Predictor]
+                 ) -> list[str]:
+    n = len(next(iter(columns.values()))) if columns else 0
+    parts: list[list[str]] = [[] for _ in range(n)]
+    for p in predictors:
+        new = unseen(columns[p.column], p)
+        known = _known(columns[p.column], p.kind)
+        for i in np.flatnonzero(~known):
+            parts[i].append(f"missing {p.column}")
+        for i in np.flatnonzero(new):
+            parts[i].append(f"{p.column} value not seen at fitting")
+    return ["; ".join(r) for r in parts]
 
 
 def data_hash(time: npt.NDArray[np.float64], event: npt.NDArray[np.bool_],
@@ -446,7 +473,7 @@ def predict_file(model: ModelFile, source: Path, out: Path, *, id_column: str | 
                       np.ones(table.num_rows, bool), None)
     predictors = predictors_of(model)
     columns = _columns_for(data, [p.column for p in predictors])
-    x, complete = design(columns, predictors)
+    x, complete = design(columns, predictors, strict=False)
     pred = cox_of(model).predict(x)
     arrays: dict[str, pa.Array] = {}
     ident = id_column or ("patient_id" if "patient_id" in table.column_names else None)
@@ -455,11 +482,9 @@ def predict_file(model: ModelFile, source: Path, out: Path, *, id_column: str | 
             raise InputError.single("--id", "column not found", value=ident,
                                     allowed=tuple(table.column_names))
         arrays[ident] = table.column(ident).combine_chunks()
-    missing = [", ".join(p.column for p in predictors if not _known(columns[p.column],
-                                                                    p.kind)[i])
-               for i in range(table.num_rows)]
-    arrays["model_status"] = pa.array(["predicted" if c else "missing: " + m
-                                       for c, m in zip(complete, missing, strict=True)])
+    reasons = _row_reasons(columns, predictors)
+    arrays["model_status"] = pa.array(["predicted" if c else "not predicted: " + r
+                                       for c, r in zip(complete, reasons, strict=True)])
     arrays["linear_predictor"] = pa.array(pred.lp, mask=~complete)
     for h in HORIZONS:
         arrays[f"survival_{h:g}m"] = pa.array(1 - pred.risk_at(h), mask=~complete)
@@ -470,7 +495,7 @@ def predict_file(model: ModelFile, source: Path, out: Path, *, id_column: str | 
         else:
             pacsv.write_csv(result, partial)
     return {"input": str(source), "output": str(out), "rows": table.num_rows,
-            "predicted": int(complete.sum()), "missing_predictor": int((~complete).sum()),
+            "predicted": int(complete.sum()), "not_predicted": int((~complete).sum()),
             "model": model.label}
 
 

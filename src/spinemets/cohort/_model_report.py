@@ -195,12 +195,11 @@ def build_report(model: ModelFile, source: Path, *, resamples: int = 200, seed: 
     """
     data = read_cohort(source, time_column=model.data.time_column,
                        event_column=model.data.event_column)
-    x, usable = model_design(data, predictors_of(model))
+    x, usable, notes = model_design(data, predictors_of(model))
     cox = cox_of(model)
     terms = [c.term for c in model.coefficients]
     development = data_hash(data.time[usable], data.event[usable], x[usable],
                             terms) == model.data.sha256
-    notes: list[str] = []
     scores = _classic_scores(data, usable, notes)
     rows = usable.copy()
     for slug in scores:
