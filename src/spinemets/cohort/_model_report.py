@@ -53,7 +53,8 @@ C_INDEX_NOTE = (
     "means a shorter published prognosis; C > 0.5 means patients who died earlier had the "
     "higher risk. Harrell's C counts every comparable pair; Uno's C weights pairs by the "
     "inverse probability of remaining uncensored.")
-TRIPOD_AI = "Collins GS, Moons KGM, Dhiman P, et al. TRIPOD+AI statement. BMJ 2024;385:e078378."
+TRIPOD_AI = ("Collins GS, Moons KGM, Dhiman P, et al. TRIPOD+AI statement. BMJ 2024;385:e078378. "
+             "doi:10.1136/bmj-2023-078378, PMID 38626948.")
 MIN_SCORE_SHARE = 0.5
 MIN_ROWS = 20
 
