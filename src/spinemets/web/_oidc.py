@@ -23,7 +23,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from spinemets.web._settings import Settings
@@ -124,7 +124,11 @@ def _id_token_claims(settings: Settings, meta: dict[str, Any], token: dict[str, 
     algorithms = [a for a in meta.get("id_token_signing_alg_values_supported", ALGORITHMS)
                   if a in ALGORITHMS] or list(ALGORITHMS)
     try:
-        decoded = jwt.decode(raw, KeySet.import_key_set(meta["jwks"]), algorithms=algorithms)
+        try:
+            decoded = jwt.decode(raw, KeySet.import_key_set(meta["jwks"]), algorithms=algorithms)
+        except InvalidKeyIdError:  # the provider rotated its keys: fetch them once more
+            meta["jwks"] = _get_json(meta["jwks_uri"])
+            decoded = jwt.decode(raw, KeySet.import_key_set(meta["jwks"]), algorithms=algorithms)
         claims = CodeIDToken(
             decoded.claims, decoded.header,
             {"iss": {"essential": True, "value": settings.oidc_issuer},

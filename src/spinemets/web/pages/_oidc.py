@@ -46,9 +46,10 @@ async def _refuse(request: Request, state: AppState, error: _oidc.OidcError) -> 
     client = client_address(request)
 
     def page() -> Response:
+        detail = "".join(c if c.isprintable() else "?" for c in f"oidc: {error.detail or error}")
         with state.sessions.begin() as session:
             storage.record_audit(session, action="sign_in", outcome="failure", client=client,
-                                 detail=f"oidc: {error.detail or error}")
+                                 detail=detail)
         return _sign_in_page(request, {"next": "/clinician", "error": "sso",
                                        "sso_message": str(error)}, error.status)
 
