@@ -56,6 +56,11 @@ def test_sign_in_and_password_change_pages(page: Page, sso_server: str,
     assert page.get_by_role("link", name="Sign in with your hospital account").is_visible()
     assert run_axe(page) == []
     page.screenshot(path=str(screenshots / "clinician-sign-in-sso.png"), full_page=True)
+    # A single sign-on refusal (here a callback this browser never started) on the same page.
+    page.goto(sso_server + "/clinician/sign-in/oidc/callback?state=forged&code=stolen")
+    assert "please sign in again" in page.inner_text(".nhsuk-error-summary")
+    assert run_axe(page) == []
+    page.screenshot(path=str(screenshots / "clinician-sign-in-sso-refused.png"), full_page=True)
     page.fill("#username", "dr.rivera")
     page.fill("#password", "wrong password")
     page.get_by_role("button", name="Sign in").click()

@@ -16,6 +16,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
 
 from spinemets import storage
 from spinemets.storage import User
@@ -168,6 +169,9 @@ def _complete(request: Request, state: AppState, client: str, old_token: str | N
     except _oidc.OidcError as error:
         error.detail = f"{claims.get('sub', '')!s:.60} {error.detail}"
         raise
+    except IntegrityError as exc:  # the same new user signing in twice at once
+        raise _oidc.OidcError("Your account was being set up by another sign-in: please sign "
+                              "in again.", status=409, detail="concurrent first sign-in") from exc
     return token, user, flow.next
 
 
