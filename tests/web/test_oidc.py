@@ -220,3 +220,25 @@ def test_not_configured_is_a_clear_404(tmp_path: Path) -> None:
         assert response.status_code == 404 and "not set up" in response.text
     finally:
         c.__exit__(None, None, None)
+
+
+def test_an_administrator_links_a_local_account(client: TestClient, issuer: str) -> None:
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from spinemets.cli import app as cli_app  # noqa: PLC0415
+
+    url = client.app.state.spinemets.settings.database_url  # type: ignore[attr-defined]
+    runner = CliRunner()
+    bad = runner.invoke(cli_app, ["user", "link-oidc", "clinician", "--subject", "a\x00b",
+                                  "--issuer", issuer, "--database-url", url])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    linked = runner.invoke(cli_app, ["user", "link-oidc", "Clinician", "--subject", "clinician",
+                                     "--issuer", issuer, "--database-url", url])
+    assert linked.exit_code == 0, linked.output
+    response = sso(client, "clinician")
+    assert response.status_code == 303
+    assert client.get("/clinician", follow_redirects=False).status_code == 200
+    assert h.sign_in(TestClient(client.app, base_url="https://testserver"), "clinician") == 401
+    again = runner.invoke(cli_app, ["user", "link-oidc", "admin", "--subject", "clinician",
+                                    "--issuer", issuer, "--database-url", url])
+    assert again.exit_code == 2 and "already linked to clinician" in again.output
