@@ -223,3 +223,24 @@ def test_hostile_names_and_passwords_get_a_clear_401(any_db_url: str) -> None:
         assert all(a is None or a.isprintable() for a in actors)
     finally:
         client.__exit__(None, None, None)
+
+
+def test_device_cookies_are_bound_to_the_account_and_expire(
+        app: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    import itsdangerous.timed  # noqa: PLC0415
+
+    from spinemets.web import _devices  # noqa: PLC0415
+
+    state = app.state.spinemets  # type: ignore[attr-defined]
+    cookie = _devices.remember_device(state, None, "clinician")
+    cookie = _devices.remember_device(state, cookie, "coordinator")  # a shared ward computer
+    first = _devices.device_id(state, cookie, "clinician")
+    assert first and _devices.device_id(state, cookie, "coordinator") not in {None, first}
+    assert _devices.device_id(state, cookie, "admin") is None
+    assert _devices.device_id(state, cookie[:-2] + "xx", "clinician") is None
+    real = itsdangerous.timed.time.time
+    monkeypatch.setattr(itsdangerous.timed.time, "time",
+                        lambda: real() - (_devices.DEVICE_DAYS + 1) * 86400)
+    old = _devices.remember_device(state, None, "clinician")
+    monkeypatch.undo()
+    assert _devices.device_id(state, old, "clinician") is None
