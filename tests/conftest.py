@@ -61,7 +61,8 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Fil
 # In CI (.ci/run) nothing may be skipped for want of an installed tool: a skip of a test marked
 # browser/postgres/spark becomes a failure when SPINEMETS_REQUIRE_<MARKER>=1.
 _REQUIRE = {"browser": "SPINEMETS_REQUIRE_BROWSER", "postgres": "SPINEMETS_REQUIRE_POSTGRES",
-            "spark": "SPINEMETS_REQUIRE_SPARK", "shared": "SPINEMETS_REQUIRE_SHARED"}
+            "spark": "SPINEMETS_REQUIRE_SPARK", "shared": "SPINEMETS_REQUIRE_SHARED",
+            "oidc": "SPINEMETS_REQUIRE_OIDC"}
 
 # Real test data (a real CT with vertebra masks, real FHIR bundles) lives only in ../shared beside
 # the checkout; it is read from there and never copied into the repository. Tests that need it are

@@ -186,7 +186,10 @@ def test_serve_believes_forwarded_headers_only_from_named_proxies(
     calls: list[dict[str, object]] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: calls.append(k))
     monkeypatch.setenv("SPINEMETS_ENVIRONMENT", "development")
-    monkeypatch.delenv("SPINEMETS_FORWARDED_ALLOW_IPS", raising=False)
+    for name in ("SPINEMETS_FORWARDED_ALLOW_IPS", "SPINEMETS_DATABASE_URL", "SPINEMETS_DEMO",
+                 "SPINEMETS_AUTO_MIGRATE"):  # serve sets them for its workers: restore after
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     url = h.sqlite_url(tmp_path)
     runner = CliRunner()
     plain = runner.invoke(cli_app, ["serve", "--database-url", url, "--workers", "1"])
@@ -198,3 +201,46 @@ def test_serve_believes_forwarded_headers_only_from_named_proxies(
     bad = runner.invoke(cli_app, ["serve", "--database-url", url, "--workers", "1",
                                   "--forwarded-allow-ips", "*"])
     assert bad.exit_code == 2 and "forwarded_allow_ips" in bad.output
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield h.sqlite_url(tmp_path)
+    else:
+        yield from h.postgres_database()
+
+
+def test_hostile_names_and_passwords_get_a_clear_401(any_db_url: str) -> None:
+    client = open_client(h.make_settings(any_db_url))
+    try:
+        for username, password in [("clin\x00ician", h.PASSWORD), ("clinician", "pass\x00word"),
+                                   ("\x1b[2J" * 300, "x"), ("clinician", h.PASSWORD + "x" * 5000),
+                                   ("clinician", h.PASSWORD * 100)]:
+            assert attempt(client, username, password) == 401, (username[:20], password[:20])
+        assert attempt(client, "clinician") == 303
+        actors = {e.actor for e in audit(client.app)}
+        assert all(a is None or a.isprintable() for a in actors)
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_device_cookies_are_bound_to_the_account_and_expire(
+        app: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    import itsdangerous.timed  # noqa: PLC0415
+
+    from spinemets.web import _devices  # noqa: PLC0415
+
+    state = app.state.spinemets  # type: ignore[attr-defined]
+    cookie = _devices.remember_device(state, None, "clinician")
+    cookie = _devices.remember_device(state, cookie, "coordinator")  # a shared ward computer
+    first = _devices.device_id(state, cookie, "clinician")
+    assert first and _devices.device_id(state, cookie, "coordinator") not in {None, first}
+    assert _devices.device_id(state, cookie, "admin") is None
+    assert _devices.device_id(state, cookie[:-2] + "xx", "clinician") is None
+    real = itsdangerous.timed.time.time
+    monkeypatch.setattr(itsdangerous.timed.time, "time",
+                        lambda: real() - (_devices.DEVICE_DAYS + 1) * 86400)
+    old = _devices.remember_device(state, None, "clinician")
+    monkeypatch.undo()
+    assert _devices.device_id(state, old, "clinician") is None

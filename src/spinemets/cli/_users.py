@@ -1,4 +1,4 @@
-"""``spinemets user add|list|disable|enable|set-password|set-role``: accounts and roles.
+"""``spinemets user add|list|disable|enable|set-password|set-role|link-oidc``: accounts.
 
 Passwords are read from a hidden prompt (typed twice) or, with ``--password-stdin``, from the
 first line of standard input; never from an argument (arguments end up in shell history and
@@ -179,6 +179,44 @@ def set_role(username: Annotated[str, typer.Argument()],
     _change(database_url, "user_set_role", username,
             lambda s: storage.set_roles(s, username=username, roles=role))
     console.print(f"{username}: {', '.join(sorted(set(role)))}", markup=False)
+
+
+@user_app.command("link-oidc")
+def link_oidc(
+    username: Annotated[str, typer.Argument()],
+    subject: Annotated[str, typer.Option(
+        "--subject", help="The user's 'sub' claim at the identity provider.")],
+    issuer: Annotated[str | None, typer.Option(
+        help="The issuer (default: SPINEMETS_OIDC_ISSUER).")] = None,
+    keep_password: Annotated[bool, typer.Option(
+        "--keep-password", help="Keep the local password too (default: single sign-on only).")
+    ] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Let an existing account sign in with single sign-on (its sessions end)."""
+    from spinemets import storage  # noqa: PLC0415
+
+    issuer = issuer or os.environ.get("SPINEMETS_OIDC_ISSUER") or ""
+    if not subject.strip() or not f"{issuer}{subject}".isprintable() or (
+            not issuer or len(f"{issuer} {subject}") > 255):
+        fail("link-oidc: give --subject and --issuer (or SPINEMETS_OIDC_ISSUER): printable, "
+             "together at most 255 characters")
+    linked = f"{issuer} {subject}"
+
+    def link(session: object) -> None:
+        other = storage.get_user_by_oidc_subject(session, subject=linked)  # type: ignore[arg-type]
+        if other is not None:
+            raise ValueError(f"that identity is already linked to {other.username}")
+        user = storage.get_user(session, username=username)  # type: ignore[arg-type]
+        if user is None:
+            raise LookupError(f"no account {username}")
+        user.oidc_subject = linked
+        if not keep_password:
+            user.password_hash = "!single-sign-on"
+        storage.delete_user_sessions(session, user_id=user.id)  # type: ignore[arg-type]
+
+    _change(database_url, "user_link_oidc", username, link)
+    console.print(f"{username}: signs in as {subject} at {issuer}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

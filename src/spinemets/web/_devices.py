@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from itsdangerous import BadSignature
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 __all__ = ["DEVICE_COOKIE", "DEVICE_DAYS", "DEVICE_MAX", "device_id", "remember_device"]
 
@@ -23,11 +23,15 @@ DEVICE_MAX = 8
 _SALT = "spinemets-device-cookie"
 
 
+def _serializer(state: Any) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(state.secret, salt=_SALT)
+
+
 def _entries(state: Any, cookie: str | None) -> list[tuple[str, str]]:
     if not cookie or len(cookie) > 4096:
         return []
-    try:
-        data = state.serializer(_SALT).loads(cookie)
+    try:  # signed and dated: a copied cookie stops counting DEVICE_DAYS after the last sign-in
+        data = _serializer(state).loads(cookie, max_age=DEVICE_DAYS * 24 * 3600)
     except (BadSignature, ValueError, TypeError):
         return []
     if not isinstance(data, list):
@@ -46,5 +50,5 @@ def remember_device(state: Any, cookie: str | None, account: str) -> str:
     entries = _entries(state, cookie)
     ident = next((i for name, i in entries if name == account), None) or secrets.token_urlsafe(16)
     kept = [[name, i] for name, i in entries if name != account]
-    value: str = state.serializer(_SALT).dumps([[account, ident], *kept][:DEVICE_MAX])
+    value: str = _serializer(state).dumps([[account, ident], *kept][:DEVICE_MAX])
     return value

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
+    #: Scopes asked for (``openid`` first; add the one that releases the role claim).
+    oidc_scope: str = "openid profile email"
     #: The ID-token (or userinfo) claim that lists the user's groups or roles ...
     oidc_role_claim: str = "roles"
     #: ... and which of its values give which spinemets role (JSON object, e.g.
@@ -120,9 +122,11 @@ class Settings(BaseSettings):
                    "SPINEMETS_OIDC_CLIENT_SECRET together")
             raise InsecureSettingsError(msg)
         if self.oidc_issuer and self.environment == "production" and (
-                not self.oidc_issuer.startswith("https://")):
-            raise InsecureSettingsError("SPINEMETS_OIDC_ISSUER must be an https:// URL in "
-                                        "production")
+                not self.oidc_issuer.startswith("https://")
+                or not (self.oidc_redirect_uri or "").startswith("https://")):
+            raise InsecureSettingsError(
+                "single sign-on in production needs https:// URLs in SPINEMETS_OIDC_ISSUER "
+                "and SPINEMETS_OIDC_REDIRECT_URI")
 
     @model_validator(mode="after")
     def _refuse_insecure(self) -> Settings:

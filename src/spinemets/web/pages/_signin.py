@@ -136,7 +136,7 @@ def _attempt(state: AppState, username: str, password: str, nonce: str, *, clien
     """One sign-in attempt, off the event loop; the same work for unknown and known users."""
     account = _account(username)
     keys = _keys(account, client, device_id(state, device, account))
-    actor = (account if not account.startswith("invalid:") else username[:80]) or None
+    actor = account if username else None  # an impossible name is audited by its hash
     outcome, wait, stored = _pre_check(state, account, nonce, keys)
     if outcome is not Outcome.OK:
         with state.sessions.begin() as session:
@@ -144,7 +144,11 @@ def _attempt(state: AppState, username: str, password: str, nonce: str, *, clien
                                  actor=actor, client=client)
         return outcome, wait, None, None
     # Unknown or disabled accounts verify a dummy hash: same cost, no enumeration by timing.
-    valid = state.hasher.verify(password, stored or state.dummy_hash) and stored is not None
+    # A password longer than any that can be set is wrong: its first part is verified, for
+    # the same cost, and it fails.
+    too_long = len(password) > storage.PASSWORD_MAX
+    valid = (state.hasher.verify(password[:storage.PASSWORD_MAX], stored or state.dummy_hash)
+             and stored is not None and not too_long)
     with state.sessions.begin() as session:
         user = storage.get_user(session, username=account) if valid else None
         if user is None:
