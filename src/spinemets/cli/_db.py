@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from spinemets.cli._output import console, err_console, fail
 
@@ -38,6 +37,8 @@ def _url(database_url: str | None) -> str:
 @db_app.command("migrate")
 def migrate(database_url: DatabaseOption = None) -> None:
     """Bring the schema up to date."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - light start-up
+
     from spinemets import storage  # noqa: PLC0415
 
     engine = storage.make_engine(_url(database_url))
@@ -62,6 +63,8 @@ def backup(file: Annotated[Path, typer.Argument(help="New backup file.")],
                "--encrypt", help="Encrypt the backup with a key derived from the backup "
                "key.")] = False) -> None:
     """Write a consistent backup of the database to FILE (0600) with a signed manifest."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - light start-up
+
     from spinemets import storage  # noqa: PLC0415
 
     try:
@@ -96,6 +99,8 @@ def restore(file: Annotated[Path, typer.Argument(help="Backup file to restore.")
                 ").")] = None) -> None:
     """Restore FILE into an empty database: refused unless its signed manifest matches; then
     history and audit are checked against the source and every sign-in session is ended."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - light start-up
+
     from spinemets import storage  # noqa: PLC0415
 
     try:
@@ -130,6 +135,8 @@ def restore(file: Annotated[Path, typer.Argument(help="Backup file to restore.")
 def verify_audit(database_url: DatabaseOption = None) -> None:
     """Recompute the audit trail's hash chain: exit 1 if a row was inserted, changed or
     deleted (each problem on its own line)."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - light start-up
+
     from spinemets import storage  # noqa: PLC0415
 
     engine = storage.make_engine(_url(database_url))
