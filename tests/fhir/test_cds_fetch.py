@@ -369,3 +369,15 @@ def test_cards_name_the_ehr_patient_they_were_computed_from(client: TestClient) 
     for card in cards:
         assert "Record: Patient/patient" in card["detail"]
         assert "MRN-42" in card["detail"]
+
+
+def test_oversized_prefetch_is_a_400_not_minutes_of_work(client: TestClient) -> None:
+    prefetch = _data()
+    tiny = {"resource": {"resourceType": "Observation", "id": "o", "status": "final",
+                         "code": {"text": "x"}}}
+    prefetch["observations"]["entry"] = [tiny] * 10_001
+    started = time.monotonic()
+    response = _call(client, _hook(prefetch=prefetch))
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert time.monotonic() - started < 10

@@ -54,9 +54,11 @@ from spinemets.fhir._cds import (
     with_record,
 )
 from spinemets.fhir._jwt import JwtError, JwtVerifier
+from spinemets.fhir._read import Limits, hostile_shape
 from spinemets.web.api._strict import StrictJSONRoute
 from spinemets.web.cds._fetch import (
     FHIR_ID,
+    MAX_RESOURCES,
     Fetcher,
     FetchError,
     FetchLimits,
@@ -262,6 +264,10 @@ class _DataMissingError(Exception):
     pass
 
 
+#: Shape limits of a hook request (prefetch searches hold more items than one resource's lists)
+_HOOK_LIMITS = Limits(depth=52, array=MAX_RESOURCES, entries=MAX_RESOURCES)
+
+
 @dataclass
 class _Gathered:
     """What the hook could read: entries, what could not be fetched, what was skipped."""
@@ -285,6 +291,9 @@ def _fetcher(hook: _HookRequest, issuer: str, runtime: _Runtime) -> Fetcher:
 
 def _add_bundle(out: _Gathered, key: str, bundle: Mapping[str, Any]) -> None:
     for entry in bundle.get("entry") or ():
+        if len(out.entries) >= MAX_RESOURCES:
+            raise FetchError(f"{key}: more than {MAX_RESOURCES} resources in all; the rest "
+                             "was not read")
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not isinstance(resource, Mapping):
             out.skipped.append(f"{key}: an entry without a resource")
@@ -485,6 +494,10 @@ def call_service(request: Request, service: str,
     if isinstance(claims, JSONResponse):
         return claims
     issuer = str(claims.get("iss"))
+    shape = hostile_shape(body, limits=_HOOK_LIMITS, top="body")
+    if shape is not None:
+        audit(request, "cds_call", "invalid", issuer=issuer, service=service, status=400)
+        return _outcome(400, "invalid", f"{shape.field[:200]}: {shape.message}", request)
     try:
         hook = _HookRequest.model_validate(body)
     except ValidationError as exc:
