@@ -381,3 +381,14 @@ def test_oversized_prefetch_is_a_400_not_minutes_of_work(client: TestClient) -> 
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
     assert time.monotonic() - started < 10
+
+
+def test_resources_of_another_patient_are_named_in_a_card(client: TestClient) -> None:
+    prefetch = _data()
+    stranger = copy.deepcopy(prefetch["observations"]["entry"][0])
+    stranger["resource"]["id"] = "stranger"
+    stranger["resource"]["subject"] = {"reference": "Patient/someone-else"}
+    prefetch["observations"]["entry"].append(stranger)
+    cards = _call(client, _hook(prefetch=prefetch)).json()["cards"]
+    skipped = [c for c in cards if "skipped" in c["summary"]]
+    assert len(skipped) == 1 and "Observation/stranger" in skipped[0]["detail"]

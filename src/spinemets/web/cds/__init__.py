@@ -431,7 +431,11 @@ def _problem_cards(got: _Gathered, link: dict[str, Any] | None) -> list[dict[str
 
 def _respond(request: Request, hook: _HookRequest, got: _Gathered,
              issuer: str) -> JSONResponse:
-    from spinemets.fhir._import import DeceasedPatientError, import_checked  # noqa: PLC0415
+    from spinemets.fhir._import import (  # noqa: PLC0415
+        DeceasedPatientError,
+        Reason,
+        import_checked,
+    )
     from spinemets.rules import plan as make_plan  # noqa: PLC0415
 
     deceased = _deceased(hook, got)
@@ -444,6 +448,8 @@ def _respond(request: Request, hook: _HookRequest, got: _Gathered,
         found = [notice_card("The record says this patient has died: spinemets made no spine "
                              "assessment", "info", [p.message for p in exc.problems])]
         return _issue(request, found, issuer)
+    got.skipped.extend(f"{u.source}: {u.detail}" for u in result.unused
+                       if u.reason == Reason.OTHER_SUBJECT)
     plan = make_plan(result.case).to_dict()
     with _sessions(request).begin() as session:
         token = storage.store_cds_handoff(session, bundle=bundle)
