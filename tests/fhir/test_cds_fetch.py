@@ -347,6 +347,10 @@ def _deep(depth: int) -> dict[str, Any]:
      "code": {"coding": [{"code": "x"}] * 20_000}},
     {"resourceType": {"a": 1}},
     [1, 2, 3],
+    {"resourceType": "Observation", "id": "odd", "status": {"x": 1}, "code": [1],
+     "subject": 7, "effectiveDateTime": {"y": 2}},
+    {"resourceType": "Observation", "id": "odd2", "status": ["final"],
+     "code": {"coding": [{"system": "http://example.org", "code": {"z": 1}}]}},
 ])
 def test_hostile_resources_never_give_a_5xx(client: TestClient, hostile: Any) -> None:
     prefetch = _data()

@@ -268,7 +268,7 @@ def _other_subject(state: _State, resource: Mapping[str, Any], name: str) -> boo
 
 def _observation(state: _State, resource: Mapping[str, Any], name: str) -> None:
     rules = terminology().record_status
-    status = resource.get("status")
+    status = resource.get("status") if isinstance(resource.get("status"), str) else None
     if status in rules["observation_not_value"]:
         state.report(name, "status", Reason.STATUS, f"status is {status}: not a value")
         return
