@@ -396,3 +396,11 @@ def test_resources_of_another_patient_are_named_in_a_card(client: TestClient) ->
     cards = _call(client, _hook(prefetch=prefetch)).json()["cards"]
     skipped = [c for c in cards if "skipped" in c["summary"]]
     assert len(skipped) == 1 and "Observation/stranger" in skipped[0]["detail"]
+
+
+def test_hook_request_extension_is_accepted(client: TestClient) -> None:
+    body = _hook(prefetch=_data(), extension={"com.example.ehr": {"tenant": "north"}})
+    response = _call(client, body)
+    assert response.status_code == 200, response.text
+    assert all(c["source"]["topic"]["code"] == "cds.spine-metastases"
+               for c in response.json()["cards"])
