@@ -116,3 +116,27 @@ def test_hostile_fhir_on_the_import_page_is_a_422_page(client: TestClient) -> No
         response = client.post("/clinician/fhir/import", data={
             "csrf": csrf, "bundle": text, "action": "preview"})
         assert response.status_code == 422, (text[:80], response.status_code)
+
+
+@pytest.mark.shared
+def test_real_ehr_bundles_over_one_megabyte_are_read(client: TestClient,
+                                                     shared_dir: Path) -> None:
+    _sign_in(client)
+    paths = sorted((shared_dir / "fhir-examples" / "synthea").glob("*.json"),
+                   key=lambda p: p.stat().st_size)
+    biggest = paths[-1]
+    assert biggest.stat().st_size > 1_000_000
+    bundle = json.loads(biggest.read_text(encoding="utf-8"))
+    for entry in bundle["entry"]:
+        entry["resource"].pop("deceasedDateTime", None)
+    response = client.post("/api/v1/fhir/import", json=bundle)
+    assert response.status_code == 200, response.text[:300]
+    dead = json.loads(biggest.read_text(encoding="utf-8"))
+    refused = client.post("/api/v1/fhir/import", json=dead)
+    assert refused.status_code == 422
+    assert "deceased" in refused.json()["issue"][0]["diagnostics"]
+    page = client.get("/clinician/fhir/import")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    shown = client.post("/clinician/fhir/import", data={
+        "csrf": csrf, "bundle": biggest.read_text(encoding="utf-8"), "action": "preview"})
+    assert shown.status_code == 422 and "recorded as deceased" in shown.text

@@ -350,6 +350,10 @@ def _deep(depth: int) -> dict[str, Any]:
      "code": {"coding": [{"code": "x"}] * 20_000}},
     {"resourceType": {"a": 1}},
     [1, 2, 3],
+    {"resourceType": "Observation", "id": "odd", "status": {"x": 1}, "code": [1],
+     "subject": 7, "effectiveDateTime": {"y": 2}},
+    {"resourceType": "Observation", "id": "odd2", "status": ["final"],
+     "code": {"coding": [{"system": "http://example.org", "code": {"z": 1}}]}},
 ])
 def test_hostile_resources_never_give_a_5xx(client: TestClient, hostile: Any) -> None:
     prefetch = _data()
@@ -372,3 +376,34 @@ def test_cards_name_the_ehr_patient_they_were_computed_from(client: TestClient) 
     for card in cards:
         assert "Record: Patient/patient" in card["detail"]
         assert "MRN-42" in card["detail"]
+
+
+def test_oversized_prefetch_is_a_400_not_minutes_of_work(client: TestClient) -> None:
+    prefetch = _data()
+    tiny = {"resource": {"resourceType": "Observation", "id": "o", "status": "final",
+                         "code": {"text": "x"}}}
+    prefetch["observations"]["entry"] = [tiny] * 10_001
+    started = time.monotonic()
+    response = _call(client, _hook(prefetch=prefetch))
+    assert response.status_code == 400
+    assert response.json()["resourceType"] == "OperationOutcome"
+    assert time.monotonic() - started < 10
+
+
+def test_resources_of_another_patient_are_named_in_a_card(client: TestClient) -> None:
+    prefetch = _data()
+    stranger = copy.deepcopy(prefetch["observations"]["entry"][0])
+    stranger["resource"]["id"] = "stranger"
+    stranger["resource"]["subject"] = {"reference": "Patient/someone-else"}
+    prefetch["observations"]["entry"].append(stranger)
+    cards = _call(client, _hook(prefetch=prefetch)).json()["cards"]
+    skipped = [c for c in cards if "skipped" in c["summary"]]
+    assert len(skipped) == 1 and "Observation/stranger" in skipped[0]["detail"]
+
+
+def test_hook_request_extension_is_accepted(client: TestClient) -> None:
+    body = _hook(prefetch=_data(), extension={"com.example.ehr": {"tenant": "north"}})
+    response = _call(client, body)
+    assert response.status_code == 200, response.text
+    assert all(c["source"]["topic"]["code"] == "cds.spine-metastases"
+               for c in response.json()["cards"])

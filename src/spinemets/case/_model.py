@@ -488,6 +488,10 @@ class EhrSource(_Section):
     observed_at: Annotated[dict[str, str], BeforeValidator(_observed_at)] = Field(
         default_factory=dict)
 
+    def __hash__(self) -> int:  # frozen like every section, so hashable too (dict field)
+        return hash((self.patient_id, tuple((i.system, i.value) for i in self.identifier),
+                     tuple(sorted(self.observed_at.items()))))
+
 
 class Case(_Section):
     """One ``spinemets-case/1`` document. Sections default to all-unknown."""

@@ -268,7 +268,7 @@ def _other_subject(state: _State, resource: Mapping[str, Any], name: str) -> boo
 
 def _observation(state: _State, resource: Mapping[str, Any], name: str) -> None:
     rules = terminology().record_status
-    status = resource.get("status")
+    status = resource.get("status") if isinstance(resource.get("status"), str) else None
     if status in rules["observation_not_value"]:
         state.report(name, "status", Reason.STATUS, f"status is {status}: not a value")
         return
@@ -883,7 +883,7 @@ def _patient(state: _State, resource: Mapping[str, Any], name: str) -> None:
     today = state.as_of.date()
     years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     state.direct.append(Mapped("patient.age_years", float(years), name, "birthDate",
-                               state.as_of.isoformat(),
+                               state.as_of.replace(microsecond=0).isoformat(),
                                note=f"age on {today.isoformat()}"))
 
 

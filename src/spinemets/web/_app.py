@@ -39,6 +39,15 @@ _CSP = (
     "frame-ancestors 'none'"
 )
 MAX_BODY_BYTES = 1_000_000
+#: FHIR Bundles from real EHRs are larger (a Synthea patient is 0.4-2 MB): the FHIR import
+#: routes and the CDS Hooks service accept this much; their content is then shape-checked.
+MAX_FHIR_BODY_BYTES = 16_000_000
+_FHIR_BODY_PATHS = ("/api/v1/fhir/import", "/clinician/fhir/import", "/cds-services/")
+
+
+def body_limit(path: str) -> int:
+    """The request body limit of ``path`` (bytes)."""
+    return MAX_FHIR_BODY_BYTES if path.startswith(_FHIR_BODY_PATHS) else MAX_BODY_BYTES
 
 
 def _package_dir(name: str) -> Path:
@@ -68,14 +77,14 @@ class BodyTooLargeError(StarletteHTTPException):
         super().__init__(status_code=413, detail="Request body too large")
 
 
-def _too_large() -> JSONResponse:
+def _too_large(limit: int = MAX_BODY_BYTES) -> JSONResponse:
     return JSONResponse({"title": "Request body too large", "status": 413,
-                         "detail": f"The limit is {MAX_BODY_BYTES} bytes."},
+                         "detail": f"The limit is {limit} bytes."},
                         status_code=413, media_type="application/problem+json")
 
 
-def _declared_too_large(scope: Scope) -> bool:
-    return any(name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY_BYTES)
+def _declared_too_large(scope: Scope, limit: int = MAX_BODY_BYTES) -> bool:
+    return any(name == b"content-length" and (not value.isdigit() or int(value) > limit)
                for name, value in scope["headers"])
 
 
@@ -109,8 +118,9 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if _declared_too_large(scope):
-            await _too_large()(scope, receive, send)
+        limit = body_limit(scope["path"])
+        if _declared_too_large(scope, limit):
+            await _too_large(limit)(scope, receive, send)
             return
         extra = _extra_headers(scope["path"], hsts=self.hsts)
         received = 0
@@ -121,7 +131,7 @@ class SecurityHeadersMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > MAX_BODY_BYTES:
+                if received > limit:
                     raise BodyTooLargeError
             return message
 
@@ -140,7 +150,7 @@ class SecurityHeadersMiddleware:
         except BodyTooLargeError:
             if started:
                 raise
-            await _too_large()(scope, receive, send_with_headers)
+            await _too_large(limit)(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -54,10 +54,13 @@ from spinemets.fhir._cds import (
     with_record,
 )
 from spinemets.fhir._jwt import JwtError, JwtVerifier
+from spinemets.fhir._read import Limits, hostile_shape
 from spinemets.web._audit import count_anonymous_call
+from spinemets.web._state import client_address
 from spinemets.web.api._strict import StrictJSONRoute
 from spinemets.web.cds._fetch import (
     FHIR_ID,
+    MAX_RESOURCES,
     Fetcher,
     FetchError,
     FetchLimits,
@@ -133,7 +136,7 @@ def audit(request: Request, action: str, outcome: str, *, issuer: str | None = N
     with _sessions(request).begin() as session:
         storage.record_audit(session, action=action, outcome=outcome,
                              actor=f"cds:{issuer}"[:80] if issuer else None,
-                             client=request.client.host if request.client else "",
+                             client=client_address(request),
                              target=fields.get("service"), detail=detail)
 
 
@@ -264,6 +267,10 @@ class _DataMissingError(Exception):
     pass
 
 
+#: Shape limits of a hook request (prefetch searches hold more items than one resource's lists)
+_HOOK_LIMITS = Limits(depth=52, array=MAX_RESOURCES, entries=MAX_RESOURCES)
+
+
 @dataclass
 class _Gathered:
     """What the hook could read: entries, what could not be fetched, what was skipped."""
@@ -287,6 +294,9 @@ def _fetcher(hook: _HookRequest, issuer: str, runtime: _Runtime) -> Fetcher:
 
 def _add_bundle(out: _Gathered, key: str, bundle: Mapping[str, Any]) -> None:
     for entry in bundle.get("entry") or ():
+        if len(out.entries) >= MAX_RESOURCES:
+            raise FetchError(f"{key}: more than {MAX_RESOURCES} resources in all; the rest "
+                             "was not read")
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if not isinstance(resource, Mapping):
             out.skipped.append(f"{key}: an entry without a resource")
@@ -424,7 +434,11 @@ def _problem_cards(got: _Gathered, link: dict[str, Any] | None) -> list[dict[str
 
 def _respond(request: Request, hook: _HookRequest, got: _Gathered,
              issuer: str) -> JSONResponse:
-    from spinemets.fhir._import import DeceasedPatientError, import_checked  # noqa: PLC0415
+    from spinemets.fhir._import import (  # noqa: PLC0415
+        DeceasedPatientError,
+        Reason,
+        import_checked,
+    )
     from spinemets.rules import plan as make_plan  # noqa: PLC0415
 
     deceased = _deceased(hook, got)
@@ -437,6 +451,8 @@ def _respond(request: Request, hook: _HookRequest, got: _Gathered,
         found = [notice_card("The record says this patient has died: spinemets made no spine "
                              "assessment", "info", [p.message for p in exc.problems])]
         return _issue(request, found, issuer)
+    got.skipped.extend(f"{u.source}: {u.detail}" for u in result.unused
+                       if u.reason == Reason.OTHER_SUBJECT)
     plan = make_plan(result.case).to_dict()
     with _sessions(request).begin() as session:
         token = storage.store_cds_handoff(session, bundle=bundle)
@@ -487,6 +503,10 @@ def call_service(request: Request, service: str,
     if isinstance(claims, JSONResponse):
         return claims
     issuer = str(claims.get("iss"))
+    shape = hostile_shape(body, limits=_HOOK_LIMITS, top="body")
+    if shape is not None:
+        audit(request, "cds_call", "invalid", issuer=issuer, service=service, status=400)
+        return _outcome(400, "invalid", f"{shape.field[:200]}: {shape.message}", request)
     try:
         hook = _HookRequest.model_validate(body)
     except ValidationError as exc:
@@ -565,7 +585,7 @@ def feedback(request: Request, service: str,
                 accepted_suggestions=item.acceptedSuggestions)
             storage.record_audit(session, action="cds_feedback", outcome="success",
                                  actor=f"cds:{issuer}"[:80], target=service,
-                                 client=request.client.host if request.client else "",
+                                 client=client_address(request),
                                  detail=f"card={item.card} outcome={item.outcome}")
     return _json(request, {})
 

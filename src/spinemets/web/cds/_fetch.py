@@ -26,10 +26,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-__all__ = ["FHIR_ID", "FetchError", "FetchLimits", "Fetcher", "allowed_base", "outcome_errors"]
+__all__ = ["FHIR_ID", "MAX_RESOURCES", "FetchError", "FetchLimits", "Fetcher", "allowed_base",
+           "outcome_errors"]
 
 #: A FHIR ``id`` (R4 datatype ``id``).
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+#: Resources read for one hook in all (prefetch and fetched pages): bounds the work per call.
+MAX_RESOURCES = 10_000
 
 
 class FetchError(Exception):

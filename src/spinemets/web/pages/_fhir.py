@@ -23,6 +23,7 @@ from starlette.datastructures import FormData, UploadFile
 from spinemets import storage
 from spinemets.errors import InputError
 from spinemets.storage import User
+from spinemets.web._app import MAX_FHIR_BODY_BYTES
 from spinemets.web._state import Permission, client_address, get_state, requires
 from spinemets.web.pages._workspace import (
     _audit,
@@ -141,7 +142,8 @@ def _parse(text: str) -> tuple[Any, list[dict[str, str]]]:
 @router.post("/import", response_class=HTMLResponse, dependencies=[requires(P.CASE_WRITE)])
 async def import_submit(request: Request) -> Response:
     """Preview (``action=preview``) or save (``action=save``) an imported Bundle."""
-    form = await request.form()
+    # A pasted Bundle is one form field: real EHR Bundles pass Starlette's 1 MB field default.
+    form = await request.form(max_part_size=MAX_FHIR_BODY_BYTES)
     try:
         _require_csrf(request, str(form.get("csrf") or ""))
         text = await _bundle_text(form)
