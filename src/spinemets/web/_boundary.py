@@ -78,8 +78,8 @@ async def control_character_fields(request: Request) -> list[str]:
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await request.form()
-        for key, value in form.multi_items():
-            text = value if isinstance(value, str) else (getattr(value, "filename", "") or "")
+        for key, item in form.multi_items():
+            text = item if isinstance(item, str) else (getattr(item, "filename", "") or "")
             if _bad(key) or _bad(text):
                 found.append(_safe_key(key))
     elif "json" in content_type:
