@@ -21,6 +21,7 @@ from spinemets.case._model import Case
 from spinemets.web._audit import AuditMiddleware
 from spinemets.web._boundary import install_boundary_handler, refuse_control_characters
 from spinemets.web._clinics import load_clinics
+from spinemets.web._compress import CalculatorGZipMiddleware
 from spinemets.web._errors import PROBLEM_RESPONSES, install_error_handlers
 from spinemets.web._i18n import LANGUAGES, translations
 from spinemets.web._settings import Settings
@@ -184,6 +185,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.spinemets = state
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(CalculatorGZipMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     install_error_handlers(app)
