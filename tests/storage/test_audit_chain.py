@@ -205,3 +205,22 @@ def test_migration_chains_existing_rows(db_url: str) -> None:
             connection.execute(text("UPDATE audit_events SET detail = 'x'"))
     finally:
         engine.dispose()
+
+
+def test_prune_removes_only_expired_short_lived_rows(engine: Engine) -> None:
+    from datetime import timedelta  # noqa: PLC0415
+
+    sessions = storage.make_sessionmaker(engine)
+    with sessions.begin() as session:
+        user = storage.create_user(session, username="pruned", password_hash="x",
+                                   display_name="P", roles=["clinician"])
+        storage.create_session(session, user_id=user.id, lifetime=timedelta(hours=1))
+        storage.create_session(session, user_id=user.id, lifetime=timedelta(seconds=-1))
+        storage.issue_login_nonce(session, lifetime=timedelta(seconds=-1))
+        storage.record_audit(session, action="sign_in", outcome="success", user=user)
+    with sessions.begin() as session:
+        removed = storage.prune_expired(session)
+    assert removed == {"web_sessions": 1, "login_nonces": 1, "cds_handoffs": 0}
+    with sessions.begin() as session:
+        assert session.query(storage.WebSession).count() == 1
+        assert storage.count_audit(session) == 1

@@ -102,6 +102,7 @@ from spinemets.storage._repo import (
     update_case,
     update_user,
 )
+from spinemets.storage._retention import prune_expired
 from spinemets.storage._seed import DEMO_PASSWORD, DEMO_USERNAME, demo_cases, seed_demo
 
 __all__ = [
@@ -172,6 +173,7 @@ __all__ = [
     "meeting_cases",
     "migrate",
     "open_cds_handoff",
+    "prune_expired",
     "pseudonym",
     "pseudonymise_case",
     "pseudonymised_cases",

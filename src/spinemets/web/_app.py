@@ -282,6 +282,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 def prepare_database(state: AppState) -> None:
     """Migrate the schema and, in demo mode, seed the demo account and cases."""
     storage.migrate(state.engine)
+    with state.sessions.begin() as session:
+        storage.prune_expired(session)
     if state.settings.demo:
         with state.sessions.begin() as session:
             storage.seed_demo(session, hash_password=state.hasher.hash)
