@@ -72,8 +72,10 @@ def test_appends_form_an_intact_chain(chained: Engine) -> None:
 
 
 def test_triggers_still_refuse_update_and_delete(chained: Engine) -> None:
-    for statement in ("UPDATE audit_events SET detail = 'x'", "DELETE FROM audit_events"):
-        with chained.begin() as connection, pytest.raises(Exception, match="append-only"):
+    for statement in ("UPDATE audit_events SET detail = 'x'", "DELETE FROM audit_events",
+                      "DELETE FROM audit_chain_head"):
+        with chained.begin() as connection, pytest.raises(
+                Exception, match=r"append-only|cannot be deleted"):
             connection.execute(text(statement))
 
 
