@@ -72,8 +72,10 @@ def test_appends_form_an_intact_chain(chained: Engine) -> None:
 
 
 def test_triggers_still_refuse_update_and_delete(chained: Engine) -> None:
-    for statement in ("UPDATE audit_events SET detail = 'x'", "DELETE FROM audit_events"):
-        with chained.begin() as connection, pytest.raises(Exception, match="append-only"):
+    for statement in ("UPDATE audit_events SET detail = 'x'", "DELETE FROM audit_events",
+                      "DELETE FROM audit_chain_head"):
+        with chained.begin() as connection, pytest.raises(
+                Exception, match=r"append-only|cannot be deleted"):
             connection.execute(text(statement))
 
 
@@ -205,3 +207,22 @@ def test_migration_chains_existing_rows(db_url: str) -> None:
             connection.execute(text("UPDATE audit_events SET detail = 'x'"))
     finally:
         engine.dispose()
+
+
+def test_prune_removes_only_expired_short_lived_rows(engine: Engine) -> None:
+    from datetime import timedelta  # noqa: PLC0415
+
+    sessions = storage.make_sessionmaker(engine)
+    with sessions.begin() as session:
+        user = storage.create_user(session, username="pruned", password_hash="x",
+                                   display_name="P", roles=["clinician"])
+        storage.create_session(session, user_id=user.id, lifetime=timedelta(hours=1))
+        storage.create_session(session, user_id=user.id, lifetime=timedelta(seconds=-1))
+        storage.issue_login_nonce(session, lifetime=timedelta(seconds=-1))
+        storage.record_audit(session, action="sign_in", outcome="success", user=user)
+    with sessions.begin() as session:
+        removed = storage.prune_expired(session)
+    assert removed == {"web_sessions": 1, "login_nonces": 1, "cds_handoffs": 0}
+    with sessions.begin() as session:
+        assert session.query(storage.WebSession).count() == 1
+        assert storage.count_audit(session) == 1

@@ -44,6 +44,11 @@ def _last_id(client: TestClient) -> int:
         return rows[0].id if rows else 0
 
 
+def _counted(client: TestClient) -> int:
+    with _sessions(client).begin() as session:
+        return int(session.scalar(select(func.sum(AuditCounter.calls))) or 0)
+
+
 def _protected(app: FastAPI) -> list[tuple[str, str, Permission | None]]:
     return [(path, method, permission) for path, method, permission in route_table(app)
             if permission is not Permission.PUBLIC and path != "/clinician/sign-out"]
@@ -55,18 +60,21 @@ def unaudited_calls(client: TestClient, principal: str | None,
     granted = permissions_of([principal] if principal else None)
     wrong = []
     for path, method, permission in _protected(client.app):  # type: ignore[arg-type]
-        before = _last_id(client)
+        before, counted = _last_id(client), _counted(client)
         response = client.request(method, _sample(path, meeting_id), follow_redirects=False,
                                   data={} if method != "GET" else None)
         rows = _new_rows(client, before)
         label = f"{response.status_code}"
+        if principal is None and permission not in granted:  # nobody to name: counted
+            if rows or _counted(client) != counted + 1:
+                wrong.append((method, path, f"anonymous refusal not counted once ({label})"))
+            continue
         if not rows:
             wrong.append((method, path, f"no audit record ({label})"))
             continue
         if permission not in granted:
-            expected = "forbidden" if principal else "sign_in_required"
             if len(rows) != 1 or rows[0].action != "access_refused" \
-                    or rows[0].outcome != expected or rows[0].actor != principal:
+                    or rows[0].outcome != "forbidden" or rows[0].actor != principal:
                 seen = [(r.action, r.outcome, r.actor) for r in rows]
                 wrong.append((method, path, f"refusal audited as {seen}"))
         elif "{ref}" in path and not any(r.case_ref == "demo-001" for r in rows):
@@ -114,13 +122,19 @@ def test_case_fhir_read_is_audited_with_reference(client: TestClient) -> None:
         ("case_read", "demo-001", "clinician")]
 
 
-def test_expired_session_refusal_is_audited(client: TestClient) -> None:
-    client.cookies.set("sm_session", "not-a-real-session")
+def test_anonymous_refusals_are_counted_not_stored(client: TestClient) -> None:
+    """An anonymous flood (with or without a made-up session cookie) adds no audit rows."""
     before = _last_id(client)
+    for _ in range(20):
+        assert client.get("/api/v1/cases/demo-001").status_code == 401
+    client.cookies.set("sm_session", "not-a-real-session")
     assert client.get("/api/v1/cases/demo-001").status_code == 401
-    rows = _new_rows(client, before)
-    assert len(rows) == 1 and rows[0].outcome == "sign_in_required"
-    assert "expired or unknown session" in rows[0].detail
+    assert _new_rows(client, before) == []
+    with _sessions(client).begin() as session:
+        counts = dict(session.execute(select(AuditCounter.outcome, AuditCounter.calls)
+                                      .where(AuditCounter.route
+                                             == "GET /api/v1/cases/{ref}")).all())
+    assert counts == {"sign_in_required": 20, "stale_session": 1}
 
 
 def test_discovery_and_health_are_counted_not_stored(client: TestClient) -> None:

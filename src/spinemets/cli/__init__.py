@@ -10,9 +10,12 @@ import importlib
 
 import typer
 
+from spinemets.cli._guard import GuardedGroup
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    cls=GuardedGroup,
     name="spinemets",
     help="Explainable scores, triage and NOMS-based planning for metastatic spine tumours. "
     "Decision support only: a clinician decides.",

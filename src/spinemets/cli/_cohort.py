@@ -189,8 +189,8 @@ def _progress(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
 
 @cohort_app.command("synth")
 def synth_command(
-    n: Annotated[int, typer.Option("--n", min=1, help="Number of rows.")],
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")],
+    n: Annotated[int, typer.Option("--n", min=1, max=10_000_000, help="Number of rows.")],
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .parquet or .csv.")],
 ) -> None:
     """Write a SYNTHETIC cohort (invented rows for testing, never patient data)."""

@@ -131,6 +131,22 @@ def restore(file: Annotated[Path, typer.Argument(help="Backup file to restore.")
                   soft_wrap=True)
 
 
+@db_app.command("prune")
+def prune(database_url: DatabaseOption = None) -> None:
+    """Delete expired sign-in sessions, login nonces and CDS hand-offs (audit rows are kept)."""
+    from spinemets import storage  # noqa: PLC0415
+
+    engine = storage.make_engine(_url(database_url))
+    try:
+        with storage.make_sessionmaker(engine).begin() as session:
+            removed = storage.prune_expired(session)
+    except SQLAlchemyError as exc:
+        fail(f"cannot prune: {_first_line(exc)}")
+    finally:
+        engine.dispose()
+    console.print("removed " + ", ".join(f"{k} {v}" for k, v in removed.items()), markup=False)
+
+
 @db_app.command("verify-audit")
 def verify_audit(database_url: DatabaseOption = None) -> None:
     """Recompute the audit trail's hash chain: exit 1 if a row was inserted, changed or

@@ -70,8 +70,9 @@ def import_command(  # noqa: PLR0917 - typer options are parameters
     accept_stale: Annotated[list[str] | None, typer.Option(
         "--accept", help="Use this stale observation anyway (Observation/ID; repeatable), or "
         "'all'.")] = None,
-    labs_days: Annotated[int, typer.Option(help="Labs older than this are stale.")] = 30,
-    performance_days: Annotated[int, typer.Option(
+    labs_days: Annotated[int, typer.Option(min=0, max=36_500,
+                                           help="Labs older than this are stale.")] = 30,
+    performance_days: Annotated[int, typer.Option(min=0, max=36_500,
         help="ECOG/KPS older than this are stale.")] = 14,
     as_of: Annotated[str | None, typer.Option(
         help="Reference date for ages and staleness (ISO; default now).")] = None,
@@ -123,7 +124,8 @@ def _load(case: str) -> Any:
 @fhir_app.command("synth")
 def synth_command(
     n: Annotated[int, typer.Option("--n", min=1, max=10_000, help="How many patients.")] = 20,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same Bundles).")] = 1,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1,
+                                      help="Random seed (same seed, same Bundles).")] = 1,
     out_dir: Annotated[Path | None, typer.Option(
         "--out-dir", help="Write one Bundle per file here (default: JSON lines on stdout).")
     ] = None,

@@ -33,13 +33,14 @@ def fail(error: Exception | str, code: int = 2) -> NoReturn:
 
 def read_text(source: str) -> str:
     """The text of a file, or of standard input for ``-``."""
-    if source == "-":
-        return sys.stdin.read()
-    path = Path(source)
     try:
-        return path.read_text(encoding="utf-8")
+        if source == "-":
+            return sys.stdin.read()
+        return Path(source).read_text(encoding="utf-8")
     except OSError as exc:
         fail(f"cannot read {source}: {exc.strerror}")
+    except UnicodeDecodeError as exc:
+        fail(f"cannot read {source}: not UTF-8 text (byte {exc.start})")
 
 
 def iter_json_lines(text: str) -> Iterator[tuple[int, Any | SpinemetsError]]:

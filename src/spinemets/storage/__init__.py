@@ -120,6 +120,7 @@ from spinemets.storage._repo import (
     update_case,
     update_user,
 )
+from spinemets.storage._retention import prune_expired
 from spinemets.storage._seed import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
@@ -210,6 +211,7 @@ __all__ = [
     "migrate",
     "normalise_username",
     "open_cds_handoff",
+    "prune_expired",
     "pseudonym",
     "pseudonymise_case",
     "pseudonymised_cases",

@@ -19,7 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from spinemets import storage
 from spinemets.case._model import Case
 from spinemets.web._audit import AuditMiddleware
+from spinemets.web._boundary import install_boundary_handler, refuse_control_characters
 from spinemets.web._clinics import load_clinics
+from spinemets.web._compress import CalculatorGZipMiddleware
 from spinemets.web._errors import PROBLEM_RESPONSES, install_error_handlers
 from spinemets.web._i18n import LANGUAGES, translations
 from spinemets.web._settings import Settings
@@ -189,13 +191,15 @@ def create_app(settings: Settings) -> FastAPI:
         responses=PROBLEM_RESPONSES,
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(enforce_policy)],
+        dependencies=[Depends(enforce_policy), Depends(refuse_control_characters)],
     )
     app.state.spinemets = state
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(CalculatorGZipMiddleware)
     app.add_middleware(AuditMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
     install_error_handlers(app)
+    install_boundary_handler(app)
     _install_policy_handlers(app)
     app.mount("/static", StaticFiles(directory=_package_dir("static")), name="static")
     app.mount(
@@ -292,6 +296,8 @@ def prepare_database(state: AppState) -> None:
     environment it gets a random one (also when a development database is reused).
     """
     storage.migrate(state.engine)
+    with state.sessions.begin() as session:
+        storage.prune_expired(session)
     development = state.settings.environment == "development"
     with state.sessions.begin() as session:
         if state.settings.demo:

@@ -5,8 +5,9 @@ Routes that read or change case data write their own, specific record (``case_re
 whose permission is not ``PUBLIC`` ends without any audit record, one is written before the
 response starts (so nothing is disclosed unaudited):
 
-- ``access_refused`` for a call refused by the policy (401 ``sign_in_required``, 403
-  ``forbidden``), with the account when it is known;
+- ``access_refused`` for a call refused by the policy with a known account (403
+  ``forbidden``); a refusal with no account to name (401 ``sign_in_required``) is counted
+  per hour and route instead, so an anonymous flood cannot grow the permanent trail;
 - ``case_read`` / ``case_change`` for a route with a case reference in its path;
 - ``access`` for any other protected route (admin audit views, meeting pages, ...).
 
@@ -65,9 +66,15 @@ def _write_fallback(state: AppState, scope: Scope, status: int) -> None:
     path_params = scope.get("path_params") or {}
     action = fallback_action(method=method, path_params=path_params, refused=refused)
     outcome = refused or ("success" if status < 400 else f"http_{status}")
+    if refused and user is None:
+        # Nobody to name: counted per hour, route and outcome (an anonymous flood must not
+        # grow the permanent trail); a stale session cookie is counted apart.
+        stale = bool(request_state.get("session_presented"))
+        with state.sessions.begin() as session:
+            storage.count_call(session, route=f"{method} {path}"[:100],
+                               outcome="stale_session" if stale else refused)
+        return
     detail = f"{method} {path} -> {status}"
-    if refused and user is None and request_state.get("session_presented"):
-        detail += " (expired or unknown session)"
     client = scope.get("client")
     with state.sessions.begin() as session:
         storage.record_audit(session, action=action, outcome=outcome, user=user,

@@ -8,7 +8,7 @@ Create Date: 2026-12-07
   existing rows are chained in ``id`` order (the append-only triggers are lifted for this one
   backfill and put back in the same transaction).
 - ``audit_chain_head``: one row with the last position and hash; appends update it first,
-  which serialises them.
+  which serialises them. A trigger refuses deleting it.
 - ``audit_counters``: anonymous discovery and health calls, one counter per hour and route.
 - ``reserved_case_refs``: references of purged cases, never given to a new case.
 """
@@ -30,6 +30,22 @@ _BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _SQLITE_UPDATE_TRIGGER = (
     "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events "
     "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only (UPDATE refused)'); END")
+
+
+_HEAD_PG = """
+CREATE OR REPLACE FUNCTION spinemets_audit_head_kept() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_chain_head cannot be deleted (% refused)', TG_OP;
+END
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER audit_chain_head_no_delete BEFORE DELETE ON audit_chain_head
+  FOR EACH ROW EXECUTE FUNCTION spinemets_audit_head_kept();
+CREATE TRIGGER audit_chain_head_no_truncate BEFORE TRUNCATE ON audit_chain_head
+  FOR EACH STATEMENT EXECUTE FUNCTION spinemets_audit_head_kept();
+"""
+_HEAD_SQLITE = (
+    "CREATE TRIGGER audit_chain_head_no_delete BEFORE DELETE ON audit_chain_head "
+    "BEGIN SELECT RAISE(ABORT, 'audit_chain_head cannot be deleted (DELETE refused)'); END")
 
 
 def _backfill() -> tuple[int, str]:
@@ -80,6 +96,7 @@ def upgrade() -> None:
     )
     seq, last = _backfill()
     op.bulk_insert(head, [{"id": 1, "seq": seq, "head_hash": last}])
+    op.execute(_HEAD_PG if op.get_bind().dialect.name == "postgresql" else _HEAD_SQLITE)
     op.create_table(
         "audit_counters",
         sa.Column("hour", sa.DateTime(timezone=True), primary_key=True),
@@ -98,6 +115,8 @@ def downgrade() -> None:
     op.drop_table("reserved_case_refs")
     op.drop_table("audit_counters")
     op.drop_table("audit_chain_head")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS spinemets_audit_head_kept()")
     op.drop_index("ix_audit_events_seq", "audit_events")
     with op.batch_alter_table("audit_events") as batch:
         batch.drop_column("row_hash")
