@@ -134,6 +134,8 @@ def restore(file: Annotated[Path, typer.Argument(help="Backup file to restore.")
 @db_app.command("prune")
 def prune(database_url: DatabaseOption = None) -> None:
     """Delete expired sign-in sessions, login nonces and CDS hand-offs (audit rows are kept)."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415 - light start-up
+
     from spinemets import storage  # noqa: PLC0415
 
     engine = storage.make_engine(_url(database_url))
