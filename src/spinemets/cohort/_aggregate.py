@@ -286,21 +286,31 @@ def count_query(source: str, slugs: Sequence[str], *, time_column: str, event_co
         group = [f"__st{i}", f"__tot{i}", f"__band{i}", f"__time{i}", f"__ev{i}"]
         keys += group
         sets.append("(" + ", ".join(group) + ")")
-    grouping = [f"grouping(__st{i}) AS __g{i}" for i in range(len(slugs))]
+    n = len(slugs)
+    # one narrow result: which set (-1: the survival tally), then each key COALESCEd over the
+    # sets (only the grouped set's column is non-null in a row; a NULL key stays NULL)
+    which = "CASE " + " ".join(f"WHEN grouping(__st{i}) = 0 THEN {i}" for i in range(n)) \
+        + " ELSE -1 END"
+
+    def merged(prefix: str) -> str:
+        return "COALESCE(" + ", ".join(f"{prefix}{i}" for i in range(n)) + ")"
+
     return (
         f"WITH __src AS (SELECT {', '.join(cols)} FROM {source}), "
         f"__rows AS (SELECT *, {why} AS __why FROM __src), "
         f"__keyed AS (SELECT {', '.join(outer)} FROM __rows) "
-        f"SELECT {', '.join(keys)}, grouping(__why) AS __gw, {', '.join(grouping)}, "
-        f"count(*) AS __n FROM __keyed GROUP BY GROUPING SETS ({', '.join(sets)})")
+        f"SELECT {which} AS __set, __why, {merged('__st')} AS __st, "
+        f"{merged('__tot')} AS __tot, {merged('__band')} AS __band, "
+        f"{merged('__time')} AS __time, {merged('__ev')} AS __ev, count(*) AS __n "
+        f"FROM __keyed GROUP BY GROUPING SETS ({', '.join(sets)})")
 
 
 def counts_from_groups(table: pa.Table, slugs: Sequence[str], *, engine: str,
                        time_resolution: float | None, max_cells: int, seconds: float
                        ) -> CohortCounts:
     """Split the GROUPING SETS result into per-score count tables and tallies."""
-    gw = np.asarray(table.column("__gw").to_numpy(zero_copy_only=False))
-    why_rows = table.filter(pa.array(gw == 0))
+    which = table.column("__set")
+    why_rows = table.filter(pc.equal(which, -1))
     excluded = dict.fromkeys(SURVIVAL_REASONS, 0)
     rows = 0
     for why, count in zip(why_rows.column("__why").to_pylist(),
@@ -311,21 +321,22 @@ def counts_from_groups(table: pa.Table, slugs: Sequence[str], *, engine: str,
     scores: dict[str, ScoreCounts] = {}
     cells = 0
     for i, slug in enumerate(slugs):
-        g = np.asarray(table.column(f"__g{i}").to_numpy(zero_copy_only=False))
-        part = table.filter(pa.array(g == 0)).select(
-            [f"__st{i}", f"__tot{i}", f"__band{i}", f"__time{i}", f"__ev{i}", "__n"])
+        part = table.filter(pc.equal(which, i))
         sc = ScoreCounts(slug, {"complete": 0, "incomplete": 0, "error": 0})
-        for st, count in zip(part.column(0).to_pylist(), part.column(5).to_pylist(),
-                             strict=True):
+        tally = part.group_by("__st").aggregate([("__n", "sum")])
+        for st, count in zip(tally.column("__st").to_pylist(),
+                             tally.column("__n_sum").to_pylist(), strict=True):
             if st == "complete_no_survival":
                 sc.complete_without_survival += int(count)
                 sc.status["complete"] += int(count)
             elif st is not None:
                 sc.status[str(st)] = sc.status.get(str(st), 0) + int(count)
-        used = part.filter(pc.equal(part.column(0), "complete"))
-        sc.cells = pa.table([used.column(1).cast(pa.float64()), used.column(2).cast(pa.string()),
-                             used.column(3).cast(pa.float64()), used.column(4).cast(pa.bool_()),
-                             used.column(5).cast(pa.int64())], schema=_CELL_SCHEMA)
+        used = part.filter(pc.equal(part.column("__st"), "complete"))
+        sc.cells = pa.table([used.column("__tot").cast(pa.float64()),
+                             used.column("__band").cast(pa.string()),
+                             used.column("__time").cast(pa.float64()),
+                             used.column("__ev").cast(pa.bool_()),
+                             used.column("__n").cast(pa.int64())], schema=_CELL_SCHEMA)
         cells += sc.cells.num_rows
         scores[slug] = sc
     if cells > max_cells:
