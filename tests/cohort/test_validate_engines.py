@@ -119,3 +119,20 @@ def test_time_resolution_and_cell_limit(scored: Path) -> None:
         validate_file(scored, time_resolution=0.0)
     with pytest.raises(InputError, match="engine"):
         validate_file(scored, engine="pandas")
+
+
+def test_cli_engine_options_and_clear_limit_message(scored: Path) -> None:
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from spinemets.cli import app  # noqa: PLC0415
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["cohort", "validate", str(scored), "--engine", "arrow",
+                                 "--time-resolution", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "6000 rows read, 7 without usable survival data" in result.stderr
+    assert '"times": "rounded down to multiples of 0.5 months"' in result.stdout
+    result = runner.invoke(app, ["cohort", "validate", str(scored), "--max-cells", "10"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--time-resolution" in lines[0] and "Traceback" not in lines[0]
