@@ -400,9 +400,12 @@ def count_duckdb(path: Path, fmt: str, slugs: Sequence[str], *, time_column: str
         con.execute("SET preserve_insertion_order = false")
         literal = "'" + str(path).replace("'", "''") + "'"
         reader = (f"read_parquet({literal})" if fmt == "parquet"
-                  else f"read_csv({literal}, header = true)")
-        described = con.execute(f"DESCRIBE SELECT {_quote(event_column)} FROM {reader}"
-                                ).fetchall()
+                  else f"read_csv({literal}, header = true, all_varchar = true)")
+        try:
+            described = con.execute(f"DESCRIBE SELECT {_quote(event_column)} FROM {reader}"
+                                    ).fetchall()
+        except duckdb.Error as exc:
+            raise RuntimeError(_first_line(exc)) from exc
         kind = _duck_kind(str(described[0][1]))
         sql = count_query_branches(reader, slugs, time_column=time_column,
                                    event_column=event_column, event_kind=kind,
@@ -424,12 +427,20 @@ def count_duckdb(path: Path, fmt: str, slugs: Sequence[str], *, time_column: str
                 if done >= 0:
                     progress(int(done * 10), 1000)
         if "error" in result:
-            raise result["error"]
+            failure = result["error"]
+            if isinstance(failure, duckdb.Error):  # one line for the caller, not DuckDB's essay
+                raise RuntimeError(_first_line(failure)) from failure
+            raise failure
         table = result["table"]
     finally:
         con.close()
     return counts_from_groups(table, slugs, engine="duckdb", time_resolution=time_resolution,
                               max_cells=max_cells, seconds=_time.perf_counter() - started)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _duck_kind(type_name: str) -> str:
