@@ -59,7 +59,7 @@ def _write(path: Path, n: int, seed: int, time_decimals: int | None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from spinemets.cohort import score_file, synth_file
+    from spinemets.cohort import score_file, sidecar_path, synth_file
     from spinemets.cohort._synth import _tokuhashi_medians
 
     pool_rows = min(n, 200_000)
@@ -98,8 +98,8 @@ def _write(path: Path, n: int, seed: int, time_decimals: int | None) -> None:
     finally:
         if writer is not None:
             writer.close()
-        raw.unlink(missing_ok=True)
-        scored.unlink(missing_ok=True)
+        for temporary in (raw, scored, sidecar_path(scored)):
+            temporary.unlink(missing_ok=True)
 
 
 def _run(kind: str, path: Path) -> dict[str, float]:
