@@ -2,8 +2,10 @@
 
 A scored cohort of N rows is written in a streaming way (chunks of 1M rows drawn from a pool of
 really scored synthetic rows, with fresh survival times per chunk: exponential by Tokuhashi
-band, follow-up 1-60 months, times to 0.001 month), so writing 100M rows needs no more memory
-than 1M. Then, each in a fresh subprocess so that its peak RSS is its own:
+band, follow-up 1-60 months, times in whole days as registries record dates, in months), so
+writing 100M rows needs no more memory than 1M. ``--time-decimals 3`` writes times to 0.001 month
+instead (about 60,000 distinct times: the count table then grows towards 10M cells).
+Then, each in a fresh subprocess so that its peak RSS is its own:
 
 - ``scan``: pyarrow reads the survival and score columns once (``pyarrow.dataset`` batches,
   all threads) and touches every batch: the I/O and decode floor;
@@ -49,12 +51,15 @@ print(json.dumps({"seconds": time.perf_counter() - start, "peak_mb": usage.ru_ma
 """
 
 
-def _write(path: Path, n: int, seed: int) -> None:
+_DAYS_PER_MONTH = 365.25 / 12
+
+
+def _write(path: Path, n: int, seed: int, time_decimals: int | None) -> None:
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from spinemets.cohort import score_file, synth_file
+    from spinemets.cohort import score_file, sidecar_path, synth_file
     from spinemets.cohort._synth import _tokuhashi_medians
 
     pool_rows = min(n, 200_000)
@@ -81,8 +86,10 @@ def _write(path: Path, n: int, seed: int) -> None:
             part = pool.take(pa.array(idx))
             true_time = rng.exponential(median[idx] / np.log(2))
             follow = rng.uniform(1.0, 60.0, m)
-            part = part.append_column("time_months", pa.array(
-                np.round(np.minimum(true_time, follow), 3)))
+            months = np.minimum(true_time, follow)
+            months = (np.round(months, time_decimals) if time_decimals is not None
+                      else np.ceil(months * _DAYS_PER_MONTH) / _DAYS_PER_MONTH)
+            part = part.append_column("time_months", pa.array(months))
             part = part.append_column("event", pa.array(true_time <= follow))
             if writer is None:
                 writer = pq.ParquetWriter(path, part.schema)
@@ -91,8 +98,8 @@ def _write(path: Path, n: int, seed: int) -> None:
     finally:
         if writer is not None:
             writer.close()
-        raw.unlink(missing_ok=True)
-        scored.unlink(missing_ok=True)
+        for temporary in (raw, scored, sidecar_path(scored)):
+            temporary.unlink(missing_ok=True)
 
 
 def _run(kind: str, path: Path) -> dict[str, float]:
@@ -106,13 +113,17 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[1_000_000])
     parser.add_argument("--dir", type=Path, default=Path("/tmp/spinemets-bench"))
     parser.add_argument("--engines", nargs="*", default=["duckdb", "arrow"])
+    parser.add_argument("--time-decimals", type=int, default=None,
+                        help="survival times rounded to this many decimals of a month "
+                        "(default: whole days)")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     for n in args.sizes:
-        path = args.dir / f"validate-{n}.parquet"
+        tag = "days" if args.time_decimals is None else f"dec{args.time_decimals}"
+        path = args.dir / f"validate-{n}-{tag}.parquet"
         if not path.exists():
             start = time.perf_counter()
-            _write(path, n, 7)
+            _write(path, n, 7, args.time_decimals)
             print(f"{n} rows: wrote {path} ({path.stat().st_size / 1e6:.0f} MB) in "
                   f"{time.perf_counter() - start:.0f} s")
         scan = _run("scan", path)

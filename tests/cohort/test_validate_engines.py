@@ -119,3 +119,40 @@ def test_time_resolution_and_cell_limit(scored: Path) -> None:
         validate_file(scored, time_resolution=0.0)
     with pytest.raises(InputError, match="engine"):
         validate_file(scored, engine="pandas")
+
+
+def test_cli_engine_options_and_clear_limit_message(scored: Path) -> None:
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from spinemets.cli import app  # noqa: PLC0415
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["cohort", "validate", str(scored), "--engine", "arrow",
+                                 "--time-resolution", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "6000 rows read, 7 without usable survival data" in result.stderr
+    assert '"times": "rounded down to multiples of 0.5 months"' in result.stdout
+    result = runner.invoke(app, ["cohort", "validate", str(scored), "--max-cells", "10"])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--time-resolution" in lines[0] and "Traceback" not in lines[0]
+
+
+def test_text_in_the_time_column_and_a_damaged_file(scored: Path, tmp_path: Path) -> None:
+    table = pq.read_table(scored).slice(0, 400)
+    times = table.column("time_months").cast(pa.string()).to_pylist()
+    times[20], times[21] = "soon", "12 months"
+    table = table.set_column(table.schema.get_field_index("time_months"), "time_months",
+                             pa.array(times))
+    csv = tmp_path / "junk.csv"
+    pacsv.write_csv(table, csv)
+    report = validate_file(csv, engine="duckdb").to_dict()
+    assert report["survival_excluded"]["time_missing"] == 3 + 2  # 3 planted blanks + 2 texts
+    with pytest.raises(InputError, match=r"time_months.*not numbers"):
+        validate_file(csv, engine="arrow")
+    damaged = tmp_path / "damaged.parquet"
+    damaged.write_bytes(scored.read_bytes()[: 5000])
+    for engine in ("duckdb", "arrow"):
+        with pytest.raises(InputError) as caught:
+            validate_file(damaged, engine=engine)
+        assert "\n" not in str(caught.value) and "damaged.parquet" in str(caught.value)

@@ -116,7 +116,7 @@ def validate_command(  # noqa: PLR0917  (typer: options are parameters)
     scores: Annotated[str | None, typer.Option(
         help="Comma-separated slugs; default every prognostic score in the file.")] = None,
     engine: Annotated[ValidateEngine, typer.Option(
-        help="Counting pass: duckdb (one SQL scan, all cores), arrow (record batches) or "
+        help="Counting pass: duckdb (one SQL query, all cores), arrow (record batches) or "
         "spark. The statistics are the same.")] = ValidateEngine.duckdb,
     time_resolution: Annotated[float | None, typer.Option(
         "--time-resolution",
@@ -155,6 +155,11 @@ def validate_command(  # noqa: PLR0917  (typer: options are parameters)
                                    spark=spark)
     except SpinemetsError as exc:
         fail(exc)
+    except Exception as exc:  # Spark and Java errors: one line, no traceback
+        if engine is not ValidateEngine.spark:
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        fail(f"Spark ({master or 'local'}) failed: {first}")
     text = render_html(report) if fmt is ReportFormat.html else json.dumps(
         report.to_dict(), indent=2)
     if out is not None:

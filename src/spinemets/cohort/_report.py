@@ -10,6 +10,7 @@ import io
 from html import escape
 from typing import Any
 
+from spinemets.cohort._aggregate import SURVIVAL_REASONS
 from spinemets.cohort._validate import C_INDEX_CONVENTION, ScoreValidation, ValidationReport
 
 __all__ = ["render_html"]
@@ -88,10 +89,25 @@ def _plot(s: ScoreValidation) -> str:
     return svg[svg.index("<svg"):]
 
 
+def _times(report: ValidationReport) -> str:
+    if report.time_resolution is None:
+        return "exact"
+    return escape(f"rounded down to multiples of {report.time_resolution:g} months")
+
+
+def _reasons(excluded: dict[str, int]) -> str:
+    shown = [f"{SURVIVAL_REASONS[k]}: {v}" for k, v in excluded.items()
+             if v and k in SURVIVAL_REASONS]
+    return f" ({escape('; '.join(shown))})" if shown else ""
+
+
 def _score_section(s: ScoreValidation) -> str:
     parts = [f'<section><h2 id="{escape(s.slug)}">{escape(s.name)} ({escape(s.slug)})</h2>',
-             f"<p>{s.complete} complete rows, {s.events} deaths; excluded: {s.incomplete} "
-             f"incomplete, {s.error} with errors. Direction: {escape(s.direction)}.</p>"]
+             f"<p>{s.complete} rows used, {s.events} deaths; excluded: {s.incomplete} "
+             f"incomplete, {s.error} with errors"
+             + (f", {s.excluded.get('survival unusable', 0)} complete but without usable "
+                "survival data" if s.excluded.get("survival unusable") else "")
+             + f". Direction: {escape(s.direction)}.</p>"]
     parts += [f'<p class="warn">{escape(n)}</p>' for n in s.notes]
     if s.groups:
         alt = "; ".join(f"{g.group}: median {_fmt(g.median, 1)} months" for g in s.groups)
@@ -146,9 +162,10 @@ def render_html(report: ValidationReport) -> str:
         f"<title>Score validation: {escape(report.source)}</title><style>{_CSS}</style></head>"
         f"<body><main><h1>Survival validation of prognostic scores</h1>{synthetic}"
         f"<p>Source: {escape(report.source)}; {report.rows} rows, "
-        f"{report.rows_without_survival} without usable survival data; time column "
+        f"{report.rows_without_survival} without usable survival data"
+        f"{_reasons(report.survival_excluded)}; time column "
         f"<code>{escape(report.time_column)}</code> (months), event column "
-        f"<code>{escape(report.event_column)}</code>.</p>"
+        f"<code>{escape(report.event_column)}</code>; survival times {_times(report)}.</p>"
         f"<p><strong>C-index convention.</strong> {escape(C_INDEX_CONVENTION)}</p>"
         f"<p>Decision support research output: not clinically validated.</p>"
         f"{_table('Side-by-side comparison', head, rows)}{body}</main></body></html>")

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -146,7 +147,13 @@ def _one_score(slug: str, counts: ScoreCounts, rows: int) -> ScoreValidation:
     direction = published_survival()["directions"][slug]
     cells = counts.cells
     total = cells.column("total").to_numpy()
-    band = np.asarray(cells.column("band").to_pylist(), dtype=object)
+    bands = pc.dictionary_encode(cells.column("band")).combine_chunks()
+    band_labels = [str(b) for b in bands.dictionary.to_pylist()]
+    # codes in label order, as lifelines orders the log-rank groups
+    rank = np.argsort(np.argsort(np.asarray(band_labels, dtype=object)))
+    band_codes = rank[bands.indices.to_numpy(zero_copy_only=False)] if band_labels else \
+        np.zeros(0, dtype=np.int64)
+    band_labels = sorted(band_labels)
     t = cells.column("time").to_numpy()
     e = np.asarray(cells.column("event").to_numpy(zero_copy_only=False), dtype=np.bool_)
     n = cells.column("n").to_numpy()
@@ -164,9 +171,9 @@ def _one_score(slug: str, counts: ScoreCounts, rows: int) -> ScoreValidation:
     risk = total if direction == "higher_is_shorter" else -total
     statements = published_survival().get(slug, [])
     horizons = sorted({*AUC_HORIZONS, *statement_horizons(statements)})
-    by_band = count_table(band.astype(str), t, e, n)
+    by_band = count_table(band_codes, t, e, n)
     grid = np.arange(0.0, float(t.max()) + _GRID_STEP, _GRID_STEP)
-    levels = [str(b) for b in by_band.levels]
+    levels = [band_labels[int(code)] for code in by_band.levels]
     out.groups = [by_band.kaplan_meier(levels.index(b.id), b.id, horizons=horizons, grid=grid)
                   for b in defn.bands if b.id in levels]
     out.logrank = by_band.logrank()
