@@ -68,7 +68,8 @@ def test_results_and_print_show_the_newest_overlay_with_its_caption(client, meas
         assert "CT measurement 2: sagittal overlay" in page
         assert f'src="/clinician/cases/{REF}/imaging/2/overlay.png"' in page
         assert f"CT series {UID}" in page and "stored by clinician on" in page
-        assert "L2 Vertebral body collapse: &lt;50% collapse" in page
+        assert "L2, vertebral body collapse: &lt;50% collapse" in page
+        assert "No SINS value suggested for L1, L3, L4" in page
         assert "suggestion, to be confirmed" in page
     accepted = client.post(f"/clinician/cases/{REF}/imaging/2/decide", data={
         "csrf": h.csrf(client), "key": "L2.collapse", "decision": "accept",

@@ -68,6 +68,13 @@ def _items(row: ImagingMeasurement) -> list[dict[str, str]]:
     return out
 
 
+def _open_levels(row: ImagingMeasurement) -> list[str]:
+    """Levels for which the measurement suggests no SINS value (the clinician reads them)."""
+    return [str(level["level"]) for level in row.document.get("levels") or []
+            if not any(s.get("value") for c, s in (level.get("suggestions") or {}).items()
+                       if c in _NAMES)]
+
+
 def imaging_figure(request: Request, ref: str, *, inline: bool) -> dict[str, Any] | None:
     """The newest overlay of case ``ref`` with its caption, or ``None``.
 
@@ -87,6 +94,7 @@ def imaging_figure(request: Request, ref: str, *, inline: bool) -> dict[str, Any
             "series": _series(str(row.document.get("source") or "")),
             "software": str(row.document.get("software") or "")[:_MAX_SHOWN],
             "suggestions": _items(row),
+            "open_levels": _open_levels(row),
             "page": f"/clinician/cases/{quote(ref)}/imaging?m={row.id}",
         }
     figure["src"] = ("data:image/png;base64," + base64.b64encode(png).decode("ascii")
