@@ -95,3 +95,17 @@ def test_pdf_report_carries_the_overlay_image_and_caption(client, measured):
     images = [image for p in reader.pages for image in p.images]
     assert images, "the overlay PNG is embedded in the PDF"
     assert "Review the CT suggestions" not in text  # no web link in the printed report
+
+
+def test_hostile_stored_values_are_escaped_and_a_broken_png_does_not_break_the_pdf(client,
+                                                                                 measured):
+    document = json.loads(measured[0])
+    document["source"] = {"ct": {"series_uid": "<script>alert(1)</script>"}}
+    document["software"] = "<b>x</b>" * 100
+    broken = b"\x89PNG\r\n\x1a\n" + b"not an image" * 50
+    assert _upload(client, json.dumps(document).encode(), broken).status_code == 303
+    page = client.get(f"/clinician/cases/{REF}").text
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)" in page
+    assert "<b>x</b>" not in page
+    response = client.get(f"/clinician/cases/{REF}/report.pdf")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
