@@ -142,8 +142,13 @@ def read_seg(path: Path, ct: Volume, *, frame_of_reference: str | None, field: s
     reference, a frame of reference other than the CT's, an unnamed segment, fractional
     segments, overlapping segments, and a SEG not on the CT's voxel grid.
     """
-    import highdicom as hd  # noqa: PLC0415 - optional (imaging) dependency
     import numpy as np  # noqa: PLC0415
+
+    try:
+        import highdicom as hd  # noqa: PLC0415 - optional (imaging) dependency
+    except ModuleNotFoundError:
+        raise InputError.single(field, f"{path.name} is a DICOM SEG, which needs highdicom: "
+                                       "pip install 'spinemets[imaging]'") from None
 
     name = path.name
     header = _checked_header(path, frame_of_reference=frame_of_reference, field=field)
