@@ -1,6 +1,7 @@
 """The clinician "CT measurements" page in real Chromium: axe-core finds nothing on the empty
-page, the upload error, the stored measurement with its suggestions and after an accept;
-screenshots go to artifacts/screenshots."""
+page, the upload error, the stored measurement with its suggestions, after an accept, and on the
+results page and print view that show the overlay; screenshots (and the PDF report) go to
+artifacts/screenshots."""
 
 from __future__ import annotations
 
@@ -53,4 +54,18 @@ def test_imaging_page_is_axe_clean(page: Page, live_server: str, tmp_path: Path)
     assert page.get_by_text("From CT measurement, confirmed by demo", exact=True).count() == 1
     violations["accepted"] = _axe(page)
     page.screenshot(path=str(SCREENSHOTS / "imaging-accepted.png"), full_page=True)
-    assert violations == {"empty": [], "error": [], "stored": [], "accepted": []}
+    page.goto(live_server + "/clinician/cases/demo-005")
+    figure = page.locator("section.sm-imaging-figure")
+    assert figure.get_by_text("from CT measurement, confirmed by demo").count() == 1
+    assert figure.locator("img").evaluate("i => i.complete && i.naturalWidth > 0")
+    violations["results"] = _axe(page)
+    figure.screenshot(path=str(SCREENSHOTS / "results-ct-overlay.png"))
+    page.screenshot(path=str(SCREENSHOTS / "results-ct-overlay-page.png"), full_page=True)
+    page.goto(live_server + "/clinician/cases/demo-005/print")
+    assert page.locator("section.sm-imaging-figure img").evaluate("i => i.naturalWidth > 0")
+    violations["print"] = _axe(page)
+    pdf = page.request.get(live_server + "/clinician/cases/demo-005/report.pdf")
+    assert pdf.ok and pdf.body().startswith(b"%PDF")
+    (SCREENSHOTS / "report-ct-overlay.pdf").write_bytes(pdf.body())
+    assert violations == {"empty": [], "error": [], "stored": [], "accepted": [], "results": [],
+                          "print": []}

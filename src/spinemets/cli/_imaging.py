@@ -79,16 +79,20 @@ def _write(path: Path, payload: bytes) -> None:
 def measure_command(  # noqa: PLR0917 - typer options are parameters
     ct: Annotated[Path, typer.Argument(help="CT: NIfTI file or a folder with one DICOM "
                                             "series.")],
-    mask: Annotated[Path, typer.Argument(help="Vertebra label mask (NIfTI) with named labels "
-                                              "(header label table or --label-map).")],
+    mask: Annotated[Path, typer.Argument(help="Vertebra label mask: NIfTI with named labels "
+                                              "(header label table or --label-map), or a DICOM "
+                                              "SEG whose segment labels name the vertebrae "
+                                              "(CT then a DICOM series folder).")],
     label_map: Annotated[Path | None, typer.Option(
         "--label-map", help='JSON {"index": "vertebrae_L1", ...} naming the mask labels.')]
     = None,
     body_mask: Annotated[Path | None, typer.Option(
-        "--body-mask", help="Vertebral body mask (a 'vertebrae_body' label or per-level "
+        "--body-mask", help="Vertebral body mask, NIfTI or DICOM SEG (a 'vertebrae_body' "
+        "label or per-level "
         "bodies); without it the body is derived from the vertebra mask.")] = None,
     lesion_mask: Annotated[Path | None, typer.Option(
-        "--lesion-mask", help="Lesion mask (non-zero = lesion) for bone quality and "
+        "--lesion-mask", help="Lesion mask, NIfTI or DICOM SEG (non-zero = lesion) for bone "
+        "quality and "
         "posterolateral hints.")] = None,
     fmt: Annotated[ImagingFormat, typer.Option("--format", "-f", help="Output format.")] = (
         ImagingFormat.json),

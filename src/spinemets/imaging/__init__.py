@@ -6,8 +6,8 @@ CT and the masks those tools write, finds each vertebra by its label NAME, measu
 its neighbours, and suggests SINS components with their measurements and a confidence, for a
 clinician to confirm. Nothing here overwrites a value a clinician entered.
 
-Needs the ``imaging`` extra (numpy, scipy, nibabel, pydicom, Pillow); importing this package
-does not import them, they are loaded when a measurement runs.
+Needs the ``imaging`` extra (numpy, scipy, nibabel, pydicom, highdicom, Pillow); importing this
+package does not import them, they are loaded when a measurement runs.
 """
 
 from spinemets.imaging._document import FORMAT, measure_files, measure_volumes

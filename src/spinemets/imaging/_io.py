@@ -143,8 +143,8 @@ def read_mask(path: Path, *, label_map: Path | None = None, field: str = "mask"
     return LabelledMask(volume=volume, label_map=names, names_from=source, file=path.name)
 
 
-def _read_dicom_series(folder: Path) -> tuple[Volume, dict[str, Any]]:
-    import numpy as np  # noqa: PLC0415
+def _dicom_slices(folder: Path) -> list[Any]:
+    """The image slices of the folder's one series (other files skipped)."""
     import pydicom  # noqa: PLC0415
 
     files = [p for p in sorted(folder.iterdir()) if p.is_file()][: _MAX_FILES + 1]
@@ -164,6 +164,17 @@ def _read_dicom_series(folder: Path) -> tuple[Volume, dict[str, Any]]:
     if len(series) != 1:
         raise InputError.single("ct", f"{folder.name} holds {len(series)} series; put one CT "
                                       "series in the folder")
+    return slices
+
+
+def _read_dicom_series(folder: Path) -> tuple[Volume, dict[str, Any]]:
+    import numpy as np  # noqa: PLC0415
+
+    slices = _dicom_slices(folder)
+    frames = {str(ds.get("FrameOfReferenceUID", "") or "") for ds in slices}
+    if len(frames) != 1:
+        raise InputError.single("ct", f"{folder.name}: the slices name {len(frames)} frames of "
+                                      "reference; the series is refused")
     orientation = np.array([float(v) for v in slices[0].ImageOrientationPatient])
     row, col = orientation[:3], orientation[3:]
     normal = np.cross(row, col)
@@ -190,8 +201,11 @@ def _read_dicom_series(folder: Path) -> tuple[Volume, dict[str, Any]]:
     affine_lps[:3, 3] = positions[0]
     to_ras = np.diag([-1.0, -1.0, 1.0, 1.0])
     volume = canonical(stack, to_ras @ affine_lps, field="ct")
-    return volume, {"kind": "dicom", "series_uid": next(iter(series)),
-                    "files": len(slices), "orientation": volume.orientation}
+    source = {"kind": "dicom", "series_uid": str(slices[0].get("SeriesInstanceUID", "")),
+              "files": len(slices), "orientation": volume.orientation}
+    if frame := next(iter(frames)):
+        source["frame_of_reference_uid"] = frame
+    return volume, source
 
 
 def read_binary(path: Path, *, field: str) -> Volume:

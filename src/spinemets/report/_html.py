@@ -45,19 +45,22 @@ def _environment() -> Environment:
 
 
 def render_html(report: Report, *, font_base: str | None = None,
-                decision: Mapping[str, Any] | None = None) -> str:
+                decision: Mapping[str, Any] | None = None,
+                imaging: Mapping[str, Any] | None = None) -> str:
     """The report as a self-contained HTML document (its style sheet inlined).
 
     ``font_base`` is the URL of the fonts folder; the installed fonts (``file://``) by default.
-    ``decision`` is the tumour board's recorded decision on this case, shown when given.
+    ``decision`` is the tumour board's recorded decision on this case, shown when given;
+    ``imaging`` the case's newest CT overlay with its caption (``data:`` image), when given.
     """
     template = _environment().get_template("clinician/report.html")
     return template.render(report=report, spine_svg=Markup(spine_svg(report)),  # escaped SVG
                            standalone=True, font_base=font_base or fonts_dir().as_uri(),
-                           decision=decision)
+                           decision=decision, imaging=imaging)
 
 
-def render_pdf(report: Report, *, decision: Mapping[str, Any] | None = None) -> bytes:
+def render_pdf(report: Report, *, decision: Mapping[str, Any] | None = None,
+               imaging: Mapping[str, Any] | None = None) -> bytes:
     """The report as a tagged PDF (PDF/UA-1) with the vendored fonts embedded.
 
     Raises
@@ -71,7 +74,7 @@ def render_pdf(report: Report, *, decision: Mapping[str, Any] | None = None) -> 
         raise PdfUnavailableError(
             "PDF output needs WeasyPrint: pip install 'spinemets[report]' (and the Pango "
             f"libraries of the system): {exc}") from exc
-    html = render_html(report, decision=decision)
+    html = render_html(report, decision=decision, imaging=imaging)
     document = weasyprint.HTML(string=html, base_url=str(fonts_dir()))
     pdf: bytes = document.write_pdf(pdf_variant="pdf/ua-1")
     return pdf

@@ -71,7 +71,15 @@ def _results(request: Request, ref: str, template: str) -> Response:
     return _render(request, template, user, {
         "ref": ref, "case": data, "version": version, "versions": versions,
         "decision": _latest_decision(versions), "report": report,
-        "spine_svg": Markup(spine_svg(report)), "standalone": False})  # the SVG escapes all text
+        "spine_svg": Markup(spine_svg(report)), "standalone": False,  # the SVG escapes all text
+        "imaging": _imaging_figure(request, ref, inline=False)})
+
+
+def _imaging_figure(request: Request, ref: str, *, inline: bool) -> dict[str, Any] | None:
+    """The case's newest CT overlay and caption, for the results and the report."""
+    from spinemets.web.pages._imaging_report import imaging_figure  # noqa: PLC0415
+
+    return imaging_figure(request, ref, inline=inline)
 
 
 def _case_report(data: Mapping[str, Any], ref: str, version: int,
@@ -105,7 +113,8 @@ def case_report_pdf(request: Request, ref: str) -> Response:
     data, version, versions = _read_case(request, ref, "report.pdf")
     try:
         pdf = render_pdf(_case_report(data, ref, version, versions),
-                         decision=_latest_decision(versions))
+                         decision=_latest_decision(versions),
+                         imaging=_imaging_figure(request, ref, inline=True))
     except PdfUnavailableError as exc:
         raise HTTPException(status_code=503, detail=str(exc)) from exc
     filename = quote(f"spinemets-{ref}-v{version}.pdf")
