@@ -27,8 +27,11 @@ WARNING_SIGNS = ("limb_weakness", "difficulty_walking", "numbness_or_tingling", 
 #: Result state -> answers (question id, option key) posted in order.
 STATES: dict[str, list[tuple[str, str]]] = {
     "emergency": [("cancer_status", '"known"'), ("limb_weakness", YES)],
-    "possible-emergency": [("cancer_status", '"unknown"'), ("difficulty_walking", YES)],
-    "warning-sign": [("cancer_status", '"none"'), ("numbness_or_tingling", YES)],
+    # a warning sign with cancer status "not sure" is a provisional emergency
+    "emergency-provisional": [("cancer_status", '"unknown"'), ("difficulty_walking", YES)],
+    # a new deficit without cancer is same day; radicular pain without cancer is a warning sign
+    "urgent-same-day": [("cancer_status", '"none"'), ("numbness_or_tingling", YES)],
+    "warning-sign": [("cancer_status", '"none"'), ("radicular_pain", YES)],
     "urgent": [("cancer_status", '"suspected"'), ("back_pain", YES), ("pain_night", YES)],
     "soon": [("cancer_status", '"known"'), ("back_pain", YES)],
     "incomplete": [("cancer_status", '"known"')],
@@ -73,7 +76,8 @@ def test_every_result_state_with_every_tool(page: Page, live_server: str, screen
         page.context.clear_cookies(name="sm_prefs")
         _answer(page, live_server, answers)
         page.goto(live_server + "/check/result")
-        expect(page.locator(f"[data-level='{state}']").first).to_be_visible()
+        level = state.split("-provisional")[0].split("-same-day")[0]
+        expect(page.locator(f"[data-level='{level}']").first).to_be_visible()
         page.screenshot(path=str(screenshots / f"check-{state}-{lang}.png"), full_page=True)
         for tool in TOOLS:
             if tool:

@@ -65,6 +65,20 @@ POOLS: dict[str, list[str]] = {
     "engine": ["local", "bogus"], "time": ["time", "nope"], "event": ["event", "nope"],
     "accept_stale": ["all", "Observation/x"], "as_of": ["2025-01-01", "nope", "99999-1-1"],
     "interactive": [], "password_stdin": [], "encrypt": [],
+    # cohort: Spark master (ignored unless --engine spark), validation grid and cell cap
+    "master": ["local[1]", "", "x" * 500], "time_resolution": ["1", "0", "-1", "abc", "1e999"],
+    "max_cells": _NUMBERS,
+    # cohort model fit/report/predict
+    "model_file": ["{badjson}", *_FILES], "data": ["{cohort}", *_FILES],
+    "predictors": ["age", "", "nope", "age,age", "x" * 500], "resamples": _NUMBERS,
+    "penalizer": ["0.1", "-1", "nan", "inf", "abc"], "name": _TEXT, "force": [],
+    "id_column": ["id", "nope", ""],
+    # user link-oidc
+    "subject": ["sub-1", *_TEXT], "issuer": ["https://idp.example", *_TEXT],
+    "keep_password": [],
+    # imaging measure
+    "ct": _FILES, "mask": _FILES, "label_map": ["{badjson}", *_FILES],
+    "body_mask": _FILES, "lesion_mask": _FILES, "overlay": ["{new}.png", *_OUTPUTS],
 }
 
 

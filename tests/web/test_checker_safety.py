@@ -38,8 +38,9 @@ WARNING_SIGNS = ["limb_weakness", "difficulty_walking", "numbness_or_tingling", 
                  "bladder_or_bowel_dysfunction", "radicular_pain", "rapidly_progressive"]
 REASSURANCE = ("No warning signs in your answers", "None of your answers was a warning sign",
                'data-level="routine"')
-#: Cancer status answers that mean cancer is, or may be, present.
-CANCER_MAYBE = {"known": "emergency", "suspected": "emergency", "unknown": "possible-emergency"}
+#: Cancer status answers that mean cancer is, or may be, present. With a warning sign, "not
+#: sure" is the worst case: a provisional emergency (pathway amendments 2026-12).
+CANCER_MAYBE = {"known": "emergency", "suspected": "emergency", "unknown": "emergency"}
 
 
 @pytest.fixture(scope="module")

@@ -49,7 +49,8 @@ def fit_command(  # noqa: PLR0917  (typer: options are parameters)
         "time_months"),
     event: Annotated[str, typer.Option("--event", help="Event column (true/1 = death).")] = (
         "event"),
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(
+        "--seed", min=0, max=2**32 - 1, help="Seed of the bootstrap.")] = 0,
     resamples: Annotated[int, typer.Option(
         "--resamples", min=1, max=10000, help="Bootstrap resamples for optimism.")] = 200,
     penalizer: Annotated[float, typer.Option(
@@ -102,7 +103,8 @@ def report_command(  # noqa: PLR0917  (typer: options are parameters)
                                              "instead of standard output.")] = None,
     resamples: Annotated[int, typer.Option(
         "--resamples", min=1, max=10000, help="Bootstrap resamples for the 95% CIs.")] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    seed: Annotated[int, typer.Option(
+        "--seed", min=0, max=2**32 - 1, help="Seed of the bootstrap.")] = 0,
 ) -> None:
     """Model and classic scores on the same rows: C, td-AUC, calibration, decision curves."""
     _need_cohort_extra()
@@ -152,7 +154,7 @@ def predict_command(
 @model_app.command("synth")
 def synth_command(
     n: Annotated[int, typer.Option("--n", min=1, max=10_000_000, help="Number of rows.")],
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")],
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**32 - 1, help="Random seed.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output .parquet or .csv.")],
 ) -> None:
     """Write a SYNTHETIC cohort with survival from a known Cox hazard (for testing)."""

@@ -77,7 +77,11 @@ async def control_character_fields(request: Request) -> list[str]:
         return found
     content_type = request.headers.get("content-type", "").lower()
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        form = await request.form()
+        from spinemets.web._app import body_limit  # noqa: PLC0415 - _app imports this module
+
+        # a form part may be as large as the route's whole body (a pasted FHIR Bundle is up
+        # to 16 MB); Starlette's 1 MB default would refuse it here with a bare 400
+        form = await request.form(max_part_size=body_limit(request.url.path))
         for key, item in form.multi_items():
             text = item if isinstance(item, str) else (getattr(item, "filename", "") or "")
             if _bad(key) or _bad(text):
