@@ -44,6 +44,7 @@ def test_results_page(page: Page, live_server: str, screenshots: Path, ref: str,
     _sign_in(page, live_server)
     page.goto(f"{live_server}/clinician/cases/{ref}")
     expect(page.locator("#summary")).to_be_visible()
+    page.screenshot(path=str(screenshots / f"first-screen-{ref}-{width}.png"))
     assert _axe(page) == []
     if width == 1280:
         box = page.locator("#summary").bounding_box()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -49,7 +48,7 @@ def report_command(
         "--format", "-f", help="Output format (auto: from the output file's suffix).")] = (
         ReportFormat.auto),
     author: Annotated[str | None, typer.Option(
-        "--author", help="Author shown in the report footer (default: the current user).")]
+        "--author", help="Author shown in the report footer (\"author not given\" when left out).")]
     = None,
     version: Annotated[int | None, typer.Option(
         "--case-version", help="Case version shown in the footer, if the case is stored.")]
@@ -75,7 +74,7 @@ def report_command(
             fail(exc)
     document, data = case_and_plan(case)
     meta = default_meta(str(document.get("id") or Path(case).stem), case_version=version,
-                        author=author or getpass.getuser(),
+                        author=author or "author not given",
                         plan_format=str(data.get("format")))
     report = build_report(data, document, meta=meta)
     if kind is ReportFormat.pdf:

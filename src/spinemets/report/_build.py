@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from spinemets.case import load_case
@@ -89,6 +89,7 @@ class _Context:
         parsed = load_case(dict(case))
         self.lesion_labels = tuple(lesion.label for lesion in parsed.lesions)
         self.lesion_levels = tuple(tuple(lesion.levels or ()) for lesion in parsed.lesions)
+        self.lesion_imaged = tuple(lesion.imaging_date for lesion in parsed.lesions)
         self.refs = _References()
 
     def field(self, path: str) -> str:
@@ -354,7 +355,7 @@ def _noms(sins: ScoreRow | None, escc: ScoreRow | None, radio: str) -> tuple[tup
 
 
 def _lesion_rows(ctx: _Context, scores: list[ScoreRow], items: list[Item],
-                 flags: list[Flag]) -> tuple[LesionRow, ...]:
+                 flags: list[Flag], today: date) -> tuple[LesionRow, ...]:
     rows = []
     for index, label in enumerate(ctx.lesion_labels):
         own = [s for s in scores if s.lesion == label]
@@ -372,8 +373,20 @@ def _lesion_rows(ctx: _Context, scores: list[ScoreRow], items: list[Item],
             escc_band_id=escc.band_id if escc else None, radiosensitivity=radio,
             noms=_noms(sins, escc, radio), treatment=tuple(i for i in mine if i.active),
             other_items=tuple(i for i in mine if not i.active),
-            flags=tuple(f for f in flags if f.lesion == label), scores=tuple(own)))
+            flags=tuple(f for f in flags if f.lesion == label), scores=tuple(own),
+            imaging=_imaged(ctx.lesion_imaged[index], today)))
     return tuple(rows)
+
+
+def _imaged(day: date | None, today: date) -> str:
+    """The imaging date of a lesion with its age in days ("2026-11-20, 17 days ago")."""
+    if day is None:
+        return "imaging date not recorded"
+    age = (today - day).days
+    if age < 0:
+        return f"imaged {day.isoformat()} (date after today: check)"
+    when = "today" if age == 0 else "1 day ago" if age == 1 else f"{age} days ago"
+    return f"imaged {day.isoformat()}, {when}"
 
 
 # -- inputs and patient summary ------------------------------------------------------------------
@@ -432,6 +445,11 @@ def _patient(ctx: _Context, function: list[ScoreRow], meta: Meta) -> tuple[tuple
     if walking:
         neuro.append(value_label("neurology.ambulatory", walking))
     out.append(("Neurology", "; ".join(neuro) or "not recorded"))
+    language = _get(ctx.case, "patient.preferred_language")
+    interpreter = _get(ctx.case, "patient.interpreter_needed")
+    need = {True: "interpreter needed", False: "no interpreter needed"}.get(
+        interpreter, "interpreter need not recorded")
+    out.append(("Language", f"{language or 'not recorded'}; {need}"))
     return tuple(out)
 
 
@@ -496,7 +514,7 @@ def build_report(plan: Mapping[str, Any], case: Mapping[str, Any], *,
     flags = [_flag(f, ctx) for f in plan.get("flags") or []]
     recs = [_item(r, ctx) for r in plan.get("recommendations") or []]
     workup = [_item(w, ctx) for w in plan.get("workup") or []]
-    lesions = _lesion_rows(ctx, all_scores, recs, flags)
+    lesions = _lesion_rows(ctx, all_scores, recs, flags, meta.generated_at.date())
     patient_recs = [i for i in recs if i.lesion is None]
     function = [s for s in all_scores if s.slug in FUNCTION_SCORES]
     prognosis = [s for s in all_scores if s.lesion is None and s.slug not in FUNCTION_SCORES]
@@ -510,7 +528,14 @@ def build_report(plan: Mapping[str, Any], case: Mapping[str, Any], *,
         medication=tuple(i for i in patient_recs if i.group == "medication"),
         systemic=tuple(i for i in patient_recs if i.group == "systemic"),
         supportive=tuple(i for i in patient_recs if i.group not in ("medication", "systemic")),
-        crcl=_crcl(recs), unknowns=tuple(Unknown(ctx.field(str(u)), str(u))
-                                         for u in plan.get("unknowns") or []),
+        crcl=_crcl(recs), unknowns=_unknowns(plan, ctx),
         inputs=_inputs(ctx), references=ctx.refs.all(), spine=_spine(lesions),
         no_recommendation=not recs)
+
+
+def _unknowns(plan: Mapping[str, Any], ctx: _Context) -> tuple[Unknown, ...]:
+    paths = [str(u) for u in plan.get("unknowns") or []]
+    kinds = [str(k) for k in plan.get("unknown_consequences") or []]
+    kinds += ["unlisted"] * (len(paths) - len(kinds))  # a plan from before the grouping
+    return tuple(Unknown(ctx.field(path), path, kind) for path, kind in zip(paths, kinds,
+                                                                            strict=True))

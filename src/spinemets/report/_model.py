@@ -145,6 +145,8 @@ class LesionRow:
     other_items: tuple[Item, ...]  # contraindicated / not indicated items of this lesion
     flags: tuple[Flag, ...]
     scores: tuple[ScoreRow, ...]
+    #: "imaged 2026-11-20, 17 days ago" or "imaging date not recorded".
+    imaging: str = "imaging date not recorded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +163,27 @@ class Triage:
     references: tuple[int, ...] = ()
 
 
+#: What a missing input could change, in the order the first screen lists them.
+UNKNOWN_GROUPS: dict[str, str] = {
+    "triage": "Could change the triage level",
+    "decision": "Could change a treatment decision, a dose or a flag",
+    "score": "Could change a score only",
+    "unlisted": "Could change the plan",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Unknown:
-    """An input that would change the plan if known."""
+    """An input that would change the plan if known, and what it could change."""
 
     label: str
     path: str
+    #: "triage", "decision", "score" or "unlisted" (see spinemets.rules.plan).
+    consequence: str = "unlisted"
+
+    @property
+    def consequence_label(self) -> str:
+        return UNKNOWN_GROUPS.get(self.consequence, UNKNOWN_GROUPS["unlisted"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,3 +254,10 @@ class Report:
 
     def reference(self, number: int) -> Reference:
         return self.references[number - 1]
+
+    @property
+    def uncertain(self) -> tuple[tuple[str, tuple[Unknown, ...]], ...]:
+        """The missing inputs grouped by what they could change, most consequential first."""
+        groups = [(label, tuple(u for u in self.unknowns if u.consequence == key))
+                  for key, label in UNKNOWN_GROUPS.items()]
+        return tuple((label, group) for label, group in groups if group)

@@ -99,7 +99,7 @@ def _summary(out: _Out, r: Report) -> None:
     if not r.lesions:
         out.line("No lesions recorded.", 2)
     for row in r.lesions:
-        out.line(f"{row.label}", 2)
+        out.line(f"{row.label} ({row.imaging})", 2)
         out.labelled("Mechanical (SINS)", [f"{row.sins}: {row.sins_band}"])
         out.labelled("Neurological (ESCC)", [f"{row.escc}: {row.escc_band}"])
         out.labelled("Oncological (radiosensitivity)", [row.radiosensitivity])
@@ -107,6 +107,10 @@ def _summary(out: _Out, r: Report) -> None:
                                    + (" UNVERIFIED" if i.unverified else "")
                                    for i in row.treatment] or ["no treatment proposed"])
         out.labelled("MDT / flags", [f"{f.title}: {f.reason}" for f in row.flags])
+    if r.uncertain:
+        out.heading("What is uncertain: missing inputs, most consequential first")
+        for label, group in r.uncertain:
+            out.labelled(label, ["; ".join(u.label for u in group)], indent=2)
     facts = spine_facts(r)
     if facts:
         out.labelled("Spine diagram (text)", facts, indent=2)
@@ -180,7 +184,7 @@ def _unknowns_and_inputs(out: _Out, r: Report) -> None:
     if r.unknowns:
         out.heading("Inputs that would change the plan if known")
         for u in r.unknowns:
-            out.line(f"- {u.label} ({u.path})", 2, hang=4)
+            out.line(f"- {u.label} ({u.path}): {u.consequence_label.lower()}", 2, hang=4)
     if r.inputs:
         out.heading("Inputs")
         for section in r.inputs:

@@ -24,6 +24,7 @@ from typing import Any
 
 from spinemets.case import Assessment, Case, assess, load_case
 from spinemets.rules._checks import consistency
+from spinemets.rules._consequence import _Signature, rank_unknowns
 from spinemets.rules._engine import Fact, Firing, Rule, all_rules, evaluate_rule, references
 from spinemets.rules._facts import ADULT_AGE_YEARS, PatientFacts, lesion_facts, patient_facts
 from spinemets.rules._fields import in_words, is_missing
@@ -108,6 +109,10 @@ class Plan:
     #: False for a patient under 18 (pathway 6.4: every score is then labelled "validated in
     #: adults only"), None when the age is not recorded.
     adult: bool | None = None
+    #: Per unknown, in the same order, what it could change: "triage", "decision" (a treatment
+    #: or work-up item, a dose or a flag), "score" (a score's band only) or "unlisted" (its
+    #: values cannot be listed, so it is kept). Unknowns are ordered by this consequence.
+    unknown_consequences: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The plan in the documented JSON format."""
@@ -124,6 +129,7 @@ class Plan:
             "recommendations": [i.to_dict() for i in self.recommendations],
             "flags": [dict(f) for f in self.flags],
             "unknowns": list(self.unknowns),
+            "unknown_consequences": list(self.unknown_consequences),
             "trace": [dict(t) for t in self.trace],
         }
 
@@ -619,13 +625,39 @@ def plan(case: Case | Mapping[str, Any] | str, *, today: dt.date | None = None) 
     CaseFormatError
         The case is malformed (one problem per field).
     """
-    run = _run(load_case(case), today or dt.date.today())
+    day = today or dt.date.today()
+    run = _run(load_case(case), day)
     recommendations = _items(run, "recommendation")
+    workup_items = _items(run, "workup")
+    flags = _flags(run, recommendations)
+    ranked = rank_unknowns(run.case, _unknowns(run), day,
+                           lambda variant: _signature(_run(variant, day)),
+                           _triage_key)
     return Plan(
         run.case.id, run.triage, run.assessment,
-        _order(_items(run, "workup"), run), _order(recommendations, run),
-        tuple(_flags(run, recommendations)), tuple(_unknowns(run)), tuple(_trace(run)),
-        adult=None if run.case.patient.age_years is None else not _under_18(run))
+        _order(workup_items, run), _order(recommendations, run),
+        tuple(flags), tuple(path for path, _ in ranked), tuple(_trace(run)),
+        adult=None if run.case.patient.age_years is None else not _under_18(run),
+        unknown_consequences=tuple(kind for _, kind in ranked))
+
+
+def _triage_key(case: Case) -> tuple[str, bool]:
+    result = triage_case(case)
+    return result.level, result.provisional
+
+
+def _signature(run: _Run) -> _Signature:
+    """What a missing input could change: triage, decisions (items with their doses and
+    schedules, flags) and score bands (see :mod:`spinemets.rules._consequence`)."""
+    items = _items(run, "recommendation")
+    decisions: set[tuple[Any, ...]] = {
+        (i.id, i.lesion, i.status, repr(sorted(i.extra.items())))
+        for i in (*items, *_items(run, "workup"))}
+    decisions |= {(f["id"], f.get("lesion")) for f in _flags(run, items)}
+    scores = {(r.slug, r.lesion, r.status, r.band.id if r.band else None, r.possible_bands)
+              for r in run.assessment.results}
+    return _Signature((run.triage.level, run.triage.provisional), frozenset(decisions),
+                      frozenset(scores))
 
 
 def workup(case: Case | Mapping[str, Any] | str) -> tuple[Item, ...]:

@@ -1,0 +1,272 @@
+"""Which missing inputs would change the plan, and how much (what the first screen lists).
+
+The rules name every missing input that an undecided rule reads; some of those cannot change
+anything (the rule would be overridden, or gives what another rule already gives). Each
+candidate is filled, one at a time, with every allowed value of its field (numbers on a grid
+over their allowed range, dates at a few ages), the plan's engine is run again, and the input
+is kept only when some value changes the triage level, a treatment or work-up decision, a flag
+or a score's band. The kept inputs are ordered by consequence: triage first, then a decision
+(item or flag), then scores only; within a group, in the rules' order.
+
+An input whose values cannot be listed (free text) is kept as it is: never hidden on a guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final, Literal
+
+from spinemets.case import Case, load_case
+from spinemets.errors import SpinemetsError
+
+__all__ = ["CONSEQUENCES", "Consequence", "clear_cache", "rank_unknowns"]
+
+Consequence = Literal["triage", "decision", "score", "unlisted"]
+#: Consequence groups in the order the first screen shows them.
+CONSEQUENCES: Final[tuple[Consequence, ...]] = ("triage", "decision", "score", "unlisted")
+_NUMBER_STEPS: Final = 4
+#: Rankings remembered per (case, date, candidates): a results page, its print view and PDF of
+#: one case version rank once. Plans are deterministic, so a remembered ranking is the same.
+_CACHE_SIZE: Final = 256
+_CACHE: OrderedDict[tuple[str, dt.date, tuple[str, ...]], tuple[tuple[str, Consequence], ...]] = (
+    OrderedDict())
+_CACHE_LOCK = threading.Lock()
+_LESION: Final = re.compile(r"lesions\[(\d+)\]\.(.+)\Z")
+#: Ages (days before the plan's date) tried for a missing date.
+_DATE_AGES_DAYS: Final = (14, 120, 200, 400, 1200)
+
+
+@dataclass(frozen=True)
+class _Signature:
+    triage: tuple[str, bool]
+    decisions: frozenset[tuple[Any, ...]]
+    scores: frozenset[tuple[Any, ...]]
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return Case.model_json_schema()
+
+
+def _resolve(node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = _schema()["$defs"][node["$ref"].rsplit("/", 1)[1]]
+    return node
+
+
+def _options(node: dict[str, Any]) -> list[dict[str, Any]]:
+    node = _resolve(node)
+    if "anyOf" in node:
+        return [o for sub in node["anyOf"] for o in _options(sub) if o.get("type") != "null"]
+    return [node]
+
+
+def _field_schema(path: str) -> dict[str, Any] | None:
+    """The schema of a case field path (``labs.creatinine``, ``lesions[0].pain``)."""
+    node: dict[str, Any] | None = _schema()
+    for part in path.replace("]", "").replace("[", ".").split("."):
+        if node is None:
+            return None
+        if part.isdigit():
+            items = [o for o in _options(node) if o.get("type") == "array"]
+            node = items[0].get("items") if items else None
+            continue
+        objects = [o for o in _options(node) if "properties" in o]
+        node = objects[0]["properties"].get(part) if objects else None
+    return node
+
+
+def _grid(option: dict[str, Any]) -> list[float]:
+    low = option.get("minimum", option.get("exclusiveMinimum", 0))
+    high = option.get("maximum", option.get("exclusiveMaximum", max(low, 0) + 200))
+    step = (high - low) / _NUMBER_STEPS
+    values = [low + step * i for i in range(_NUMBER_STEPS + 1)]
+    if option.get("type") == "integer":
+        return sorted({round(v) for v in values})
+    return values
+
+
+def _values(path: str, today: dt.date) -> list[Any] | None:
+    """Every allowed value of ``path`` to try (None: the values cannot be listed)."""
+    node = _field_schema(path)
+    if node is None:
+        return None
+    out: list[Any] = []
+    for option in _options(node):
+        kind = option.get("type")
+        if "enum" in option:
+            out.extend(v for v in option["enum"] if v != "unknown")
+        elif kind == "boolean":
+            out.extend([True, False])
+        elif kind in ("integer", "number"):
+            out.extend(_grid(option))
+        elif kind == "string" and option.get("format") == "date":
+            out.extend((today - dt.timedelta(days=d)).isoformat() for d in _DATE_AGES_DAYS)
+        elif "properties" in option and set(option["properties"]) >= {"value", "unit"}:
+            out.extend({"value": v, "unit": "mg/dL"} for v in (0.5, 1.0, 1.5, 2.5, 5.0))
+        else:
+            return None
+    return out or None
+
+
+def _with(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of the case document with ``path`` set to ``value`` (sections copied on write)."""
+    parts = path.replace("]", "").replace("[", ".").split(".")
+    top: dict[str, Any] = dict(document)
+    node: Any = top
+    for part in parts[:-1]:
+        key: Any = int(part) if part.isdigit() else part
+        child = node[key] if not isinstance(node, dict) else node.get(key)
+        child = list(child) if isinstance(child, list) else dict(child or {})
+        node[key] = child
+        node = child
+    last = parts[-1]
+    if isinstance(value, dict) and isinstance(node.get(last), dict):
+        value = {**node[last], **value}
+    node[int(last) if last.isdigit() else last] = value
+    return top
+
+
+def rank_unknowns(case: Case, candidates: Iterable[str], today: dt.date,
+                  signature: Callable[[Case], _Signature],
+                  triage_level: Callable[[Case], tuple[str, bool]],
+                  ) -> tuple[tuple[str, Consequence], ...]:
+    """The candidates that can change the plan, each with its largest consequence, ordered.
+
+    A lesion's own field is tried on the case with that lesion alone (the plan of one lesion
+    does not read the others), so the work grows linearly with the number of lesions. Triage
+    is checked first and alone (it reads no score); a full plan is run only when triage
+    does not change, and stops at the first value that changes a decision.
+    """
+    candidates = list(dict.fromkeys(candidates))
+    if not candidates:
+        return ()
+    document = case.model_dump(mode="json")
+    key = (json.dumps(document, sort_keys=True, default=str), today, tuple(candidates))
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            _CACHE.move_to_end(key)
+            return cached
+    result = _rank(document, candidates, today, _memo(signature), triage_level)
+    with _CACHE_LOCK:
+        _CACHE[key] = result
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result
+
+
+def clear_cache() -> None:
+    """Forget remembered rankings (benchmarks time the cold path)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _memo(signature: Callable[[Case], _Signature]) -> Callable[[Case], _Signature]:
+    """``signature`` remembered per case document within one ranking (joint fills repeat)."""
+    seen: dict[str, _Signature] = {}
+
+    def remembered(case: Case) -> _Signature:
+        text = case.model_dump_json()
+        if text not in seen:
+            seen[text] = signature(case)
+        return seen[text]
+    return remembered
+
+
+def _rank(document: dict[str, Any], candidates: list[str], today: dt.date,
+          signature: Callable[[Case], _Signature],
+          triage_level: Callable[[Case], tuple[str, bool]],
+          ) -> tuple[tuple[str, Consequence], ...]:
+    bases: dict[int | None, tuple[dict[str, Any], _Signature | None]] = {}
+    ranked: list[tuple[int, int, str, Consequence]] = []
+    for position, path in enumerate(candidates):
+        values = _values(path, today)
+        if values is None:
+            ranked.append((CONSEQUENCES.index("unlisted"), position, path, "unlisted"))
+            continue
+        lesion = _LESION.match(path)
+        key = int(lesion.group(1)) if lesion else None
+        if key not in bases:
+            sub = document if key is None else {**document,
+                                                "lesions": [document["lesions"][key]]}
+            bases[key] = (sub, None)
+        sub, base = bases[key]
+        local = path if lesion is None else f"lesions[0].{lesion.group(2)}"
+        variants = list(_variants(sub, local, values))
+        if base is None:
+            try:
+                base = signature(load_case(sub))
+            except SpinemetsError:  # a case built past the format's limits: kept, unranked
+                ranked.append((CONSEQUENCES.index("unlisted"), position, path, "unlisted"))
+                continue
+            bases[key] = (sub, base)
+        worst = _worst(base, variants, signature, triage_level)
+        if worst is None:
+            worst = _jointly(sub, local, values, candidates=candidates, key=key, today=today,
+                             signature=signature, triage_level=triage_level)
+        if worst is not None:
+            ranked.append((CONSEQUENCES.index(worst), position, path, worst))
+    return tuple((path, kind) for _, _, path, kind in sorted(ranked))
+
+
+def _jointly(sub: dict[str, Any], local: str, values: list[Any], *, candidates: list[str],
+             key: int | None, today: dt.date, signature: Callable[[Case], _Signature],
+             triage_level: Callable[[Case], tuple[str, bool]]) -> Consequence | None:
+    """An input that changes nothing alone may need another missing input (a creatinine
+    without a weight gives no clearance): try it again with the other missing inputs of the
+    same case (or lesion) filled with a middle value of theirs."""
+    filled = sub
+    for other in candidates:
+        match = _LESION.match(other)
+        if (int(match.group(1)) if match else None) != key:
+            continue
+        other_local = other if match is None else f"lesions[0].{match.group(2)}"
+        options = _values(other, today)
+        if other_local == local or not options:
+            continue
+        trial = _with(filled, other_local, options[len(options) // 2])
+        try:
+            load_case(trial)
+        except SpinemetsError:  # a value the case format refuses is not used
+            continue
+        filled = trial
+    if filled is sub:
+        return None
+    try:
+        base = signature(load_case(filled))
+    except SpinemetsError:
+        return None
+    return _worst(base, list(_variants(filled, local, values)), signature, triage_level)
+
+
+def _variants(document: dict[str, Any], path: str, values: list[Any]) -> Iterator[Case]:
+    for value in values:
+        try:
+            yield load_case(_with(document, path, value))
+        except SpinemetsError:  # a value the case format refuses is simply not tried
+            continue
+
+
+def _worst(base: _Signature, cases: list[Case], signature: Callable[[Case], _Signature],
+           triage_level: Callable[[Case], tuple[str, bool]]) -> Consequence | None:
+    if any(triage_level(variant) != base.triage for variant in cases):
+        return "triage"
+    worst: Consequence | None = None
+    for variant in cases:
+        try:
+            other = signature(variant)
+        except SpinemetsError:  # a combination the scores refuse is simply not tried
+            continue
+        if other.decisions != base.decisions:
+            return "decision"
+        if other.scores != base.scores:
+            worst = "score"
+    return worst
