@@ -134,13 +134,23 @@ def _number(value: Any, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
+def _version_label(name: str, version: str) -> str:
+    """The score version without the name it repeats: "Modified Bauer score" with version
+    "Modified Bauer (Leithner 2008)" is shown "(Leithner 2008)", not the name twice."""
+    stem = name.removesuffix(" score").strip()
+    rest = version[len(stem):].strip() if version.lower().startswith(stem.lower()) else ""
+    if stem and rest.startswith("(") and rest.endswith(")") and len(rest) > 2:
+        return rest[1:-1].strip()
+    return version
+
+
 def _crcl_inputs(inputs: Mapping[str, Any]) -> str:
     names = {"age_years": ("age", "years"), "sex": ("sex", ""), "weight_kg": ("weight", "kg"),
              "creatinine_mg_dl": ("creatinine", "mg/dL")}
     parts = []
     for key, value in inputs.items():
         name, unit = names.get(key, (words(key), ""))
-        parts.append(f"{name} {_number(value, unit)}")
+        parts.append(f"{name} not recorded" if value is None else f"{name} {_number(value, unit)}")
     return ", ".join(parts)
 
 
@@ -219,7 +229,10 @@ def _component(c: Mapping[str, Any], points_based: bool) -> Component:
             points = "one of " + "/".join(str(p) for p in c["possible_points"])
         else:
             points = "not known"
-    return Component(str(c.get("label") or c.get("name")), str(value), points,
+    text = str(value)
+    if text == "None" or text.startswith("None ("):  # a category called "None": not a value
+        text = "none" + text[4:]
+    return Component(str(c.get("label") or c.get("name")), text, points,
                      str(c.get("basis") or ""))
 
 
@@ -249,7 +262,8 @@ def _score(s: Mapping[str, Any], ctx: _Context) -> ScoreRow:
     lesion = s.get("lesion")
     return ScoreRow(
         key="score-" + _slug(slug + ("-" + str(lesion) if lesion else "")), slug=slug,
-        name=str(s.get("name") or slug), version=str(s.get("version") or ""),
+        name=str(s.get("name") or slug),
+        version=_version_label(str(s.get("name") or slug), str(s.get("version") or "")),
         lesion=str(lesion) if lesion else None, complete=s.get("status") == "complete",
         total=_total(s), band=band_text, band_id=band_id,
         provisional=bool(s.get("provisional")), verification=str(s.get("verification") or ""),

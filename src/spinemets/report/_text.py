@@ -47,7 +47,7 @@ def _refs(numbers: Iterable[int]) -> str:
 def _flag(flag: Flag) -> str:
     where = f" at {flag.lesion}" if flag.lesion else ""
     marks = [m for m in (flag.severity, "urgent" if flag.kind == "urgent" else None) if m]
-    text = f"{flag.title}{where} - {flag.id}" + (f" ({', '.join(marks)})" if marks else "")
+    text = f"{flag.title}{where}" + (f" ({', '.join(marks)})" if marks else "")
     text += f": {flag.reason}"
     if flag.fields:
         text += f" Check: {', '.join(flag.fields)}."
