@@ -251,3 +251,21 @@ def test_report_is_json_ready() -> None:
     report = import_bundle(copy.deepcopy(bundle), as_of=AS_OF).to_dict()
     assert report["format"] == "spinemets-fhir-import/1"
     assert {"case", "provenance", "unused", "as_of"} <= set(report)
+
+
+def test_radiotherapy_procedure_date_is_the_last_course() -> None:
+    def course(rid: str, performed: dict[str, Any]) -> dict[str, Any]:
+        return {"resource": {"resourceType": "Procedure", "id": rid, "status": "completed",
+                             "subject": {"reference": "Patient/p"},
+                             "code": {"coding": [{"system": T.snomed, "code": "1156506007"}]},
+                             "bodySite": [{"text": "T7"}], **performed}}
+
+    result = import_bundle(_bundle(
+        _condition("a", "T7"),
+        course("rt1", {"performedDateTime": "2024-03-02T10:00:00Z"}),
+        course("rt2", {"performedPeriod": {"start": "2026-05-01", "end": "2026-05-05"}}),
+        course("rt3", {})))
+    lesion = result.case.lesions[0]
+    assert lesion.prior_radiotherapy is True
+    assert str(lesion.prior_radiotherapy_date) == "2026-05-05"
+    assert lesion.prior_radiotherapy_dose_gy is None  # not read from a Procedure

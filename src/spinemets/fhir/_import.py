@@ -677,8 +677,10 @@ def radiotherapy_from_procedure(state: _State, resource: Mapping[str, Any],
     """Radiotherapy Procedure (mCODE codes, SNOMED CT only) -> prior radiotherapy of a lesion.
 
     The one place where a radiotherapy Procedure becomes case data: today it sets
-    ``lesions[].prior_radiotherapy`` for the lesions at its ``bodySite`` levels. Returns False
-    when the code is not a radiotherapy code.
+    ``lesions[].prior_radiotherapy`` for the lesions at its ``bodySite`` levels, and
+    ``prior_radiotherapy_date`` from ``performed[x]`` (the latest course when there are several;
+    dose, fractions and technique are not read from a Procedure). Returns False when the code is
+    not a radiotherapy code.
     """
     t = terminology()
     codes = [(c, d) for s, c, d in codings(resource.get("code"))
@@ -841,6 +843,12 @@ def _apply_procedures(state: _State, case: dict[str, Any],
             case["lesions"][index]["prior_radiotherapy"] = True
             state.direct.append(Mapped(f"lesions[{index}].prior_radiotherapy", True, source,
                                        f"{element}, bodySite", performed))
+            day = (performed or "")[:10]
+            last = case["lesions"][index].get("prior_radiotherapy_date")
+            if len(day) == 10 and (last is None or day > last):  # the last course counts
+                case["lesions"][index]["prior_radiotherapy_date"] = day
+                state.direct.append(Mapped(f"lesions[{index}].prior_radiotherapy_date", day,
+                                           source, "performed[x]", performed))
 
 
 def _deceased(resource: Mapping[str, Any], name: str, index: int) -> None:

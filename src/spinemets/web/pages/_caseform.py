@@ -43,6 +43,7 @@ NEEDED = frozenset({
     "levels", "pain", "bone_lesion", "alignment", "collapse", "posterolateral", "escc",
 })
 LEVEL_WORDS = "O (occiput), C1-C7, T1-T12, L1-L5 or S1-S5"
+RT_TECHNIQUES = ("conventional", "sbrt")
 
 
 def _sel(path: str, label: str, choices: tuple[str, ...], hint: str | None = None) -> Field:
@@ -72,6 +73,9 @@ SECTIONS: tuple[tuple[str, tuple[Field, ...]], ...] = (
         _num("patient.age_years", "Age (years)", "int"),
         _sel("patient.sex", "Sex", ("female", "male", "other", "unknown")),
         _num("patient.weight_kg", "Weight (kg)", "number", "A decimal comma is fine"),
+        Field("patient.preferred_language", "Preferred language", "text",
+              hint="For example: Spanish"),
+        _tri("patient.interpreter_needed", "Interpreter needed"),
     )),
     ("Cancer", (
         _sel("cancer.status", "Cancer status", ("known", "suspected", "none", "unknown")),
@@ -157,6 +161,13 @@ LESION_FIELDS: tuple[Field, ...] = (
     _tri("posterior_wall_retropulsion", "Posterior wall retropulsion"),
     _tri("pathological_fracture", "Pathological fracture"),
     _tri("prior_radiotherapy", "Prior radiotherapy to this level"),
+    Field("prior_radiotherapy_date", "Date of the last radiotherapy course to this level",
+          "text", hint="YYYY-MM-DD"),
+    _num("prior_radiotherapy_dose_gy", "Total dose of that course (Gy)", "number"),
+    _num("prior_radiotherapy_fractions", "Number of fractions of that course", "int"),
+    _sel("prior_radiotherapy_technique", "Technique of that course", RT_TECHNIQUES),
+    Field("imaging_date", "Date of the imaging this lesion is described from", "text",
+          hint="YYYY-MM-DD"),
 )
 
 
