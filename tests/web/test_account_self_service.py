@@ -33,7 +33,10 @@ def test_sign_in_with_any_case_or_width_of_the_name(client: TestClient, typed: s
 
 @pytest.mark.parametrize("typed", ["сlinician", "c1inician", "clinician\x1b[0m", "x" * 5000, ""])
 def test_look_alike_and_garbage_names_do_not_sign_in(client: TestClient, typed: str) -> None:
-    assert h.sign_in(client, typed) == 401
+    # control characters are refused at the boundary (422 naming the field) before any
+    # account is looked up; the other look-alikes are an ordinary failed sign-in
+    expected = 422 if any(not c.isprintable() for c in typed) else 401
+    assert h.sign_in(client, typed) == expected
 
 
 def _change(client: TestClient, current: str, new: str, confirm: str | None = None) -> (

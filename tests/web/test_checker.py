@@ -104,16 +104,19 @@ def test_checker_in_spanish_uses_the_catalogue(client: TestClient) -> None:
                 assert f">{option.label}<" not in page, (question.id, option.label)
 
 
-@pytest.mark.parametrize(("status", "card"), [('"unknown"', "possible-emergency"),
-                                              ('"none"', "warning-sign")])
+@pytest.mark.parametrize(("status", "sign", "card"), [
+    ('"unknown"', "limb_weakness", "emergency"),  # provisional emergency (amendments 2026-12)
+    ('"none"', "radicular_pain", "warning-sign"),
+    ('"none"', "limb_weakness", "urgent"),  # new deficit without cancer: same day
+])
 def test_warning_sign_without_known_cancer_is_routed_to_emergency_care(
-        client: TestClient, status: str, card: str) -> None:
+        client: TestClient, status: str, sign: str, card: str) -> None:
     _answer(client, "cancer_status", status)
-    location = _answer(client, "limb_weakness", "true")
-    if card == "possible-emergency":  # shown at once, like an emergency answer
+    location = _answer(client, sign, "true")
+    if card == "emergency":  # shown at once, like an emergency answer
         assert location == "/check/result"
     page = client.get("/check/result").text
     assert f'data-level="{card}"' in page
-    assert "emergency department" in page
+    assert "emergency department" in page or card == "urgent"
     assert "No warning signs in your answers" not in page
     assert "None of your answers was a warning sign" not in page

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,14 +270,51 @@ def _replaced(slots: Mapping[Slot, list[Firing]], winners: Mapping[Slot, Firing]
 
 
 def _run(case: Case, today: dt.date) -> _Run:
+    return _finish(_prepare(case, today))
+
+
+def _prepare(case: Case, today: dt.date) -> _Run:
+    """Scores, triage and every fact of the case, before any rule is evaluated."""
     assessment = assess(case)
     tri = triage_case(case)
     patient = patient_facts(case, assessment, tri)
-    run = _Run(case, assessment, tri, patient, _scopes(case, assessment, patient, today))
+    return _Run(case, assessment, tri, patient, _scopes(case, assessment, patient, today))
+
+
+def _finish(run: _Run) -> _Run:
     _evaluate(run, 1)
     _stage_two_facts(run)
     _evaluate(run, 2)
     return run
+
+
+def _inputs_key(run: _Run) -> Hashable:
+    """Everything the rules and the items read, before the rules run: the facts of every scope,
+    the clearance and dose, the consistency checks and the few case fields the items read
+    directly. Two cases with the same key get the same decisions (rules are functions of it)."""
+    facts = frozenset((scope.lesion, name, fact.possible, fact.unverified)
+                      for scope in run.scopes for name, fact in scope.facts.items())
+    case = run.case
+    labs = frozenset(name for name in type(case.labs).model_fields
+                     if case.labs.given(name) is not None)
+    checks = frozenset(c.to_flag()["id"] for c in consistency(case, run.patient.crcl))
+    return (run.triage.level, run.triage.provisional, facts, repr(run.patient.crcl),
+            repr(run.patient.zoledronic), checks, case.patient.age_years, case.patient.sex,
+            case.cancer.primary, labs)
+
+
+def _signature_of(day: dt.date) -> Callable[[Case], _Signature]:
+    """The plan signature of a case, remembered by :func:`_inputs_key` (most values tried for
+    a missing input change no fact: their rules are not evaluated again)."""
+    seen: dict[Hashable, frozenset[tuple[Any, ...]]] = {}
+
+    def signature(case: Case) -> _Signature:
+        run = _prepare(case, day)
+        key = _inputs_key(run)
+        if key not in seen:
+            seen[key] = _decisions(_finish(run))
+        return _Signature((run.triage.level, run.triage.provisional), seen[key], _bands(run))
+    return signature
 
 
 # -- building the output -------------------------------------------------------------------------
@@ -630,9 +667,7 @@ def plan(case: Case | Mapping[str, Any] | str, *, today: dt.date | None = None) 
     recommendations = _items(run, "recommendation")
     workup_items = _items(run, "workup")
     flags = _flags(run, recommendations)
-    ranked = rank_unknowns(run.case, _unknowns(run), day,
-                           lambda variant: _signature(_run(variant, day)),
-                           _triage_key)
+    ranked = rank_unknowns(run.case, _unknowns(run), day, _signature_of(day), _triage_key)
     return Plan(
         run.case.id, run.triage, run.assessment,
         _order(workup_items, run), _order(recommendations, run),
@@ -646,18 +681,20 @@ def _triage_key(case: Case) -> tuple[str, bool]:
     return result.level, result.provisional
 
 
-def _signature(run: _Run) -> _Signature:
-    """What a missing input could change: triage, decisions (items with their doses and
-    schedules, flags) and score bands (see :mod:`spinemets.rules._consequence`)."""
+def _decisions(run: _Run) -> frozenset[tuple[Any, ...]]:
+    """What a missing input could change besides triage and scores: the items with their
+    doses and schedules, and the flags (see :mod:`spinemets.rules._consequence`)."""
     items = _items(run, "recommendation")
     decisions: set[tuple[Any, ...]] = {
         (i.id, i.lesion, i.status, repr(sorted(i.extra.items())))
         for i in (*items, *_items(run, "workup"))}
     decisions |= {(f["id"], f.get("lesion")) for f in _flags(run, items)}
-    scores = {(r.slug, r.lesion, r.status, r.band.id if r.band else None, r.possible_bands)
-              for r in run.assessment.results}
-    return _Signature((run.triage.level, run.triage.provisional), frozenset(decisions),
-                      frozenset(scores))
+    return frozenset(decisions)
+
+
+def _bands(run: _Run) -> frozenset[tuple[Any, ...]]:
+    return frozenset((r.slug, r.lesion, r.status, r.band.id if r.band else None,
+                      r.possible_bands) for r in run.assessment.results)
 
 
 def workup(case: Case | Mapping[str, Any] | str) -> tuple[Item, ...]:
