@@ -127,12 +127,13 @@ def _page_load(browser: Any, url: str, *, throttle: bool) -> dict[str, Any]:
         "Object.fromEntries(performance.getEntriesByType('paint')"
         ".map(e => [e.name, e.startTime]))")
     cold = {urls.get(key, key): size for key, size in sizes.items()}
+    cold_errors = list(errors)  # the cold load's own (the reload logs its own again)
     sizes.clear()
     urls.clear()
     page.reload(wait_until="networkidle")
     warm = {urls.get(key, key): size for key, size in sizes.items()}
     context.close()
-    return {"cold": cold, "warm": warm, "errors": errors, "paints": paints}
+    return {"cold": cold, "warm": warm, "errors": cold_errors, "paints": paints}
 
 
 def measure_pages(paths: list[str], runs: int) -> None:
