@@ -296,3 +296,22 @@ def test_axe_cohort_validation_report(page: Page, tmp_path: Path, screenshots: P
     assert run_axe(page) == []
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     page.screenshot(path=str(screenshots / "cohort-report.png"), full_page=True)
+
+
+def test_patient_pages_log_no_console_errors_under_their_own_csp(
+        browser: Any, live_server: str) -> None:
+    """Issue 21: every page logged four font requests blocked by its own CSP. This context keeps
+    the CSP (the other tests bypass it to inject axe-core)."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(f"{page.url}: {message.text}")
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(f"{page.url}: {error}"))
+    try:
+        for path in [p for p in PATIENT_PAGES if p != "/no-such-page"] + ["/check/result"]:
+            for lang in ("en", "es"):
+                page.goto(f"{live_server}{path}?lang={lang}", wait_until="networkidle")
+    finally:
+        context.close()
+    assert errors == []

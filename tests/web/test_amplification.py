@@ -1,6 +1,7 @@
 """Request-to-response amplification: a plan for a case with many lesions is large (every
 lesion's scores carry their basis), so the public calculators answer gzip-compressed; pages
-and case routes (CSRF tokens, case data) are never compressed (BREACH)."""
+with secrets or answers and case routes (CSRF tokens, case data) are never compressed (BREACH).
+Static files and the patient information pages are (tests/web/test_static.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def test_many_lesion_plan_is_sent_compressed(client: TestClient) -> None:
     assert response.json()["format"] == "spinemets-plan/1"
 
 
-def test_pages_are_never_compressed(client: TestClient) -> None:
-    for path in ("/clinician/sign-in", "/"):
+def test_pages_with_secrets_or_answers_are_never_compressed(client: TestClient) -> None:
+    for path in ("/clinician/sign-in", "/check", "/check/q/cancer_status", "/check/result",
+                 "/?next=%2Fguide", "/guide?x=reflected"):
         response = client.get(path, headers={"accept-encoding": "gzip"})
         assert "content-encoding" not in response.headers

@@ -71,6 +71,17 @@ def test_every_emergency_message_says_emergencia() -> None:
     (r"\bpujar\b", "one term for straining on the toilet: hacer fuerza"),
     (r"comprimid", "one term for pressure on the cord: presión"),
     (r"\bmama\b(?! ?\))", "US usage: seno, with (mama) after it"),
+    # issue 21: wording a US medical translator would change
+    (r"\bheces\b", "clinical; US usage: la orina o los intestinos (bladder or bowels)"),
+    (r"ning[uú]n alivio", "reads as no relief from medicines; English: pain that never lets up"),
+    (r"sin peligro", "absolute ('no danger at all'): de forma segura"),
+    (r"protegen los huesos", "overclaims: the English says they lower the chance of bone problems"),
+    (r"se[nñ]al(es)? de emergencia", "one term for a warning sign: señal de alarma"),
+    (r"\(AINE\)", "an unexplained abbreviation: say what AINE are"),
+    (r"\bprimer (c[aá]ncer|tumor)\b|que el primero\b", "the primary is where the cancer started"),
+    (r"por un posible c[aá]ncer", "US usage: pruebas para ver si tengo cáncer"),
+    (r"\batent[oa]\b", "gendered: preste atención"),
+    (r'"', "typographic quotes (“ ”), not straight ones"),
 ])
 def test_spanish_terminology(pattern: str, why: str) -> None:
     found = [spanish for _message, _english, spanish in _entries()

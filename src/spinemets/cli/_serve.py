@@ -44,7 +44,9 @@ def serve(  # noqa: PLR0917 - typer options are parameters
 
     Worker model: ``workers`` uvicorn processes share the listening socket; each runs one event
     loop for I/O and a thread pool for the CPU work (plans, scores, password hashing), so a
-    slow request never holds up the others in its process.
+    slow request never holds up the others in its process. The workers are forked from this
+    process after it has built the application and prepared the database (on POSIX), so the
+    server answers as soon as one build is done.
 
     uvicorn's own proxy-header handling is off (it believes loopback by default): the
     application reads ``X-Forwarded-For`` itself, from the proxies named here only.
@@ -54,6 +56,7 @@ def serve(  # noqa: PLR0917 - typer options are parameters
     from spinemets import storage  # noqa: PLC0415 - web extra imported lazily
     from spinemets.web import Settings, create_app  # noqa: PLC0415 - web extra imported lazily
     from spinemets.web._app import prepare_database  # noqa: PLC0415 - web extra imported lazily
+    from spinemets.web._prefork import can_fork, serve_forked  # noqa: PLC0415 - web extra lazily
     from spinemets.web._state import AppState  # noqa: PLC0415 - web extra imported lazily
 
     workers = workers or os.cpu_count() or 1
@@ -86,7 +89,11 @@ def serve(  # noqa: PLR0917 - typer options are parameters
             f"password {storage.DEMO_PASSWORD!r} (synthetic data; never enter real patients)"
         )
     typer.echo(f"spinemets: {workers} worker process(es); open http://{host}:{port}/")
-    if workers > 1:
+    if workers > 1 and can_fork():
+        # The workers are forks of this process: the application is built once, above.
+        serve_forked(app, host=host, port=port, workers=workers, log_level="warning",
+                     access_log=False, proxy_headers=False)
+    elif workers > 1:
         os.environ["SPINEMETS_AUTO_MIGRATE"] = "false"
         uvicorn.run("spinemets.web:create_app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level="warning", access_log=False,

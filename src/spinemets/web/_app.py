@@ -32,6 +32,7 @@ from spinemets.web._state import (
     enforce_policy,
     render,
 )
+from spinemets.web._static import StaticManifest
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -56,7 +57,7 @@ def _package_dir(name: str) -> Path:
     return Path(str(resources.files("spinemets.web").joinpath(name)))
 
 
-def _environments() -> dict[str, Environment]:
+def _environments(static: StaticManifest) -> dict[str, Environment]:
     out: dict[str, Environment] = {}
     for language in LANGUAGES:
         env = Environment(
@@ -68,6 +69,7 @@ def _environments() -> dict[str, Environment]:
         )
         env.policies["ext.i18n.trimmed"] = True
         env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+        env.globals["static_url"] = static.url
         out[language] = env
     return out
 
@@ -93,18 +95,23 @@ def _declared_too_large(scope: Scope, limit: int = MAX_BODY_BYTES) -> bool:
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
-def _extra_headers(path: str, *, hsts: bool = False) -> list[tuple[bytes, bytes]]:
+def _extra_headers(path: str, *, hsts: bool = False, query_string: bytes = b"",
+                   static: StaticManifest | None = None) -> list[tuple[bytes, bytes]]:
     extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
              (b"content-security-policy", _CSP.encode())]
     if hsts:
         extra.append(_HSTS)
     if not path.startswith(("/static/", "/assets/")):
         extra.append((b"cache-control", b"no-store"))
+    elif static is not None:  # a year for a fingerprinted URL, minutes otherwise
+        extra.append((b"cache-control", static.cache_control(path, query_string)))
     return extra
 
 
 class SecurityHeadersMiddleware:
-    """Pure ASGI middleware: security headers, no-store for pages, request size limit.
+    """Pure ASGI middleware: security headers, caching, request size limit.
+
+    Pages are ``no-store``; static files are cached (see :mod:`spinemets.web._static`).
 
     The size limit holds for every route and every transfer encoding: a declared
     ``Content-Length`` over the limit is refused before anything is read, and a chunked (or
@@ -112,9 +119,11 @@ class SecurityHeadersMiddleware:
     limit, so the application never holds more than the limit plus one chunk.
     """
 
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False,
+                 static: StaticManifest | None = None) -> None:
         self.app = app
         self.hsts = hsts
+        self.static = static
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,7 +133,8 @@ class SecurityHeadersMiddleware:
         if _declared_too_large(scope, limit):
             await _too_large(limit)(scope, receive, send)
             return
-        extra = _extra_headers(scope["path"], hsts=self.hsts)
+        extra = _extra_headers(scope["path"], hsts=self.hsts,
+                               query_string=scope.get("query_string", b""), static=self.static)
         received = 0
         started = False
 
@@ -167,11 +177,12 @@ def create_app(settings: Settings) -> FastAPI:
     from spinemets.web.pages import pages_router  # noqa: PLC0415 - avoids an import cycle
 
     engine = storage.make_engine(settings.database_url)
+    static = StaticManifest.build(_package_dir("static"))
     state = AppState(
         settings=settings,
         engine=engine,
         sessions=storage.make_sessionmaker(engine),
-        environments=_environments(),
+        environments=_environments(static),
         clinics=load_clinics(settings.clinics_file),
     )
 
@@ -197,7 +208,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(CalculatorGZipMiddleware)
     app.add_middleware(AuditMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts, static=static)
     install_error_handlers(app)
     install_boundary_handler(app)
     _install_policy_handlers(app)
