@@ -151,8 +151,8 @@ def test_symptom_checker_by_keyboard_alone(page: Page, live_server: str, screens
     ((("cancer_status", "known"),), "limb_weakness", "emergency"),
     # bladder or bowel problems are an emergency in anyone, before any other answer
     ((), "bladder_or_bowel_dysfunction", "emergency"),
-    # not sure about cancer: the warning sign is still routed to emergency care at once
-    ((("cancer_status", "unknown"),), "limb_weakness", "possible-emergency"),
+    # not sure about cancer: a provisional emergency, shown at once (amendments 2026-12)
+    ((("cancer_status", "unknown"),), "limb_weakness", "emergency"),
 ])
 def test_emergency_answer_shows_emergency_advice_at_once(
         page: Page, live_server: str, before: tuple[tuple[str, str], ...], target: str,

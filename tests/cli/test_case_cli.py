@@ -91,5 +91,5 @@ def test_consistency_flag_in_text_output(tmp_path: Path) -> None:
     path = _write(tmp_path, {"neurology": {"frankel": "A", "ambulatory": "independent"}})
     result = runner.invoke(app, ["plan", path, "--format", "text"])
     assert result.exit_code == 0
-    assert "consistency (warning)" in result.stdout
+    assert "Inputs disagree (warning)" in result.stdout  # the flag in words, not its id
     assert "Verify:" in result.stdout
