@@ -338,16 +338,20 @@ def test_a_stale_no_is_not_applied_and_shows_the_current_yes(app_client: TestCli
     _answer_all_no(client, skip="limb_weakness")
     stale_rev = _revision(client.get("/check/q/limb_weakness").text)  # tab B opens the question
     _post(client, "limb_weakness", "true")  # tab A answers yes
-    response = client.post("/check/q/limb_weakness", data={"answer": "false", "rev": stale_rev},
-                           follow_redirects=False)
-    assert response.status_code == 409
-    assert "data-changed-elsewhere" in response.text
-    assert re.search(r'value="true" checked', response.text)  # the current answer, shown
-    assert "set-cookie" not in response.headers
-    page = client.get("/check/result").text
-    assert not any(text in page for text in REASSURANCE)
-    # submitting again, now against the current revision, is a deliberate change
-    rev = _revision(response.text)
+    for other in ("false", "null"):
+        response = client.post("/check/q/limb_weakness", data={"answer": other, "rev": stale_rev},
+                               follow_redirects=False)
+        # not applied: the tab shows what to do now, and the answer now recorded
+        assert response.status_code == 303
+        assert "set-cookie" not in response.headers
+        assert response.headers["location"] == "/check/result?changed=limb_weakness"
+        page = client.get(response.headers["location"]).text
+        assert not any(text in page for text in REASSURANCE)
+        assert 'data-level="urgent"' in _advice(page)
+        notice = page.split("data-changed-elsewhere")[1].split("</div>")[0]
+        assert "weakness" in notice and "Your answer now is: Yes." in notice
+    # answering again, now against the current revision, is a deliberate change
+    rev = _revision(client.get("/check/q/limb_weakness?change=true").text)
     assert client.post("/check/q/limb_weakness", data={"answer": "false", "rev": rev},
                        follow_redirects=False).status_code == 303
     assert "No warning signs in your answers" in client.get("/check/result").text
@@ -374,6 +378,8 @@ def test_a_stale_answer_to_any_question_is_not_applied(app_client: TestClient) -
                            data={"answer": _key("cancer_status", "none"), "rev": stale_rev},
                            follow_redirects=False)
     assert response.status_code == 409
+    assert "data-changed-elsewhere" in response.text
+    assert 'value="&#34;known&#34;" checked' in response.text  # the current answer, selected
     assert "Yes, I have or have had cancer" in response.text.split("data-changed-elsewhere")[1]
     # the same answer as the current one is simply accepted
     again = client.post("/check/q/cancer_status",

@@ -154,6 +154,9 @@ def answer(
     stale = rev is not None and rev != seen.question_revision(qid)
     if stale and answers.get(qid) != answer and not (
             qid in warning_questions() and answer == "true"):
+        if qid in warning_questions() and answers.get(qid) == "true":
+            # a stale No or Not sure to a warning sign answered Yes: show what to do now
+            return RedirectResponse(f"/check/result?changed={qid}", status_code=303)
         return _question_page(request, index, question, seen, selected=answers.get(qid),
                               change=change, changed_elsewhere=True, status_code=409)
     before = _core.triage_answers(_rule_answers(answers))
@@ -245,7 +248,7 @@ def outcome(triage: dict[str, Any], answers: dict[str, str]) -> dict[str, Any]:
 
 
 @router.api_route("/result", methods=["GET", "HEAD"], response_class=HTMLResponse)
-def result(request: Request) -> Response:
+def result(request: Request, changed: str | None = None) -> Response:
     language = page_context(request).language
     seen = read_answers(request)
     answers = seen.current()
@@ -268,6 +271,8 @@ def result(request: Request) -> Response:
         # "tell them you have cancer" only when cancer is known or suspected
         "cancer_maybe": answers.get("cancer_status") in {'"known"', '"suspected"'},
         "revision": seen.revision(),
+        # a stale answer from this tab was not applied: which question, and its answer now
+        "changed_elsewhere": next((row for row in summary if row["id"] == changed), None),
     })
 
 
