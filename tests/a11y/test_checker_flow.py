@@ -254,3 +254,29 @@ def test_a_result_tab_left_open_reloads_when_it_gets_focus(context: BrowserConte
         page.evaluate(f"{target}.dispatchEvent(new Event('{event}'))")
     expect(page.locator("[data-level='routine']")).to_have_count(0)
     assert "No warning signs" not in page.locator("main").inner_text()
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_stale_answer_shows_the_current_one(context: BrowserContext, live_server: str,
+                                              screenshots: Path, lang: str) -> None:
+    """A form older than the answer now recorded: a stale "No" to a warning sign answered
+    "Yes" shows what to do now; any other stale answer shows the question with the current
+    answer selected. Both say the answer was changed in another tab (0 axe violations)."""
+    context.add_cookies([{"name": "sm_lang", "value": lang, "url": live_server}])
+    page = context.new_page()
+    _post(context, live_server, "cancer_status", '"none"')
+    for qid, other, stale, landing in (("limb_weakness", YES, NO, "/check/result"),
+                                       ("cancer_status", '"known"', '"none"', "/check/q/")):
+        _goto(page, f"{live_server}/check/q/{qid}")
+        _post(context, live_server, qid, other)  # another tab answers first
+        page.locator(f"input[name=answer][value='{stale}']").check()
+        with page.expect_navigation():
+            _submit(page)
+        assert landing in page.url
+        expect(page.locator("[data-changed-elsewhere]")).to_be_visible()
+        if landing == "/check/q/":
+            expect(page.locator(f"input[name=answer][value='{other}']")).to_be_checked()
+        else:
+            expect(page.locator("[data-level='routine']")).to_have_count(0)
+        page.screenshot(path=str(screenshots / f"check-stale-{qid}-{lang}.png"), full_page=True)
+        assert run_axe(page) == []
