@@ -19,5 +19,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+    # https, as deployed: cookies are Secure outside development
+    with TestClient(create_app(settings), raise_server_exceptions=False,
+                    base_url="https://testserver") as test_client:
         yield test_client

@@ -48,7 +48,9 @@ def app_client() -> Iterator[TestClient]:
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(Settings(database_url=f"sqlite:///{Path(tmp) / 'c.sqlite3'}",
                                   environment="test", secret_key="y" * 40, demo=False))
-        with TestClient(app, raise_server_exceptions=True) as client:
+        # https: the answer cookies are Secure outside development
+        with TestClient(app, raise_server_exceptions=True,
+                        base_url="https://testserver") as client:
             yield client
 
 
@@ -111,10 +113,15 @@ def _check_result_page(client: TestClient, answers: dict[str, Any], data: st.Dat
         assert "emergency department" in advice and 'href="tel:' in advice
     if result.level in {"urgent", "soon"}:
         assert f'data-level="{result.level}"' in advice
-    if result.unanswered_could_raise and result.level != "emergency":
+    if result.unanswered_could_raise and result.level != "emergency" \
+            and not result.warning_answers:
         # the page says the answers are open, names them and leads back to a question
         assert "data-open-questions" in advice
         assert re.search(r'href="/check/q/[a-z_0-9]+', advice)
+    if result.level == "emergency" or result.warning_answers:
+        # emergency and warning-sign results show only the action: no more questions offered
+        assert "data-open-questions" not in advice
+        assert not re.search(r'href="/check/q/[a-z_0-9]+"', advice)
     if not reassured and result.level == "routine" and not result.warning_answers:
         assert 'data-level="incomplete"' in advice
 
@@ -248,3 +255,189 @@ def test_emergency_box_has_a_tap_to_call_link_from_the_site_configuration(
     assert 'href="tel:911"' in box
     assert 'nhsuk-card__heading-container' in box
 
+
+
+# --- answers from two tabs at once (issue 21): a Yes is never lost ---------------------------
+#
+# Two requests sent at the same time carry the same cookies. Each is sent here from a copy of
+# the jar, and the browser's handling of their Set-Cookie headers is replayed in both orders.
+
+Jar = dict[str, str]
+
+
+def _jar(client: TestClient) -> Jar:
+    return {name: value for name, value in client.cookies.items() if name.startswith("sm_")}
+
+
+def _send(client: TestClient, jar: Jar, qid: str, key: str, *,
+          rev: str | None = None) -> Any:
+    client.cookies.clear()
+    for name, value in jar.items():
+        client.cookies.set(name, value, domain="testserver.local", path="/check")
+    data = {"answer": key, **({"rev": rev} if rev is not None else {})}
+    return client.post(f"/check/q/{qid}", data=data, follow_redirects=False)
+
+
+def _apply(jar: Jar, response: Any) -> Jar:
+    """``jar`` after the browser handles ``response``'s Set-Cookie headers."""
+    out = dict(jar)
+    for header in response.headers.get_list("set-cookie"):
+        pair, _, attributes = header.partition(";")
+        name, _, value = pair.strip().partition("=")
+        if "max-age=0" in attributes.lower():
+            out.pop(name, None)
+        else:
+            out[name] = value
+    return out
+
+
+def _result(client: TestClient, jar: Jar) -> str:
+    client.cookies.clear()
+    for name, value in jar.items():
+        client.cookies.set(name, value, domain="testserver.local", path="/check")
+    return client.get("/check/result").text
+
+
+def _revision(page: str) -> str:
+    match = re.search(r'name="rev" value="([^"]*)"', page)
+    assert match is not None
+    return match.group(1)
+
+
+def _answer_all_no(client: TestClient, skip: str | None = None) -> None:
+    client.cookies.clear()
+    for question in QUESTIONS:
+        if question.id != skip:
+            value = {"cancer_status": "none", "pain_location": "lumbar"}.get(question.id, False)
+            _post(client, question.id, _key(question.id, value))
+
+
+@pytest.mark.parametrize("base", ["unanswered", "no", "not sure", "yes"])
+@pytest.mark.parametrize("other", ["false", "null"])
+@pytest.mark.parametrize("yes_last", [True, False])
+def test_concurrent_yes_and_no_keep_the_yes(app_client: TestClient, base: str, other: str,
+                                             yes_last: bool) -> None:
+    client = app_client
+    _answer_all_no(client, skip="saddle_numbness")
+    if base != "unanswered":
+        _post(client, "saddle_numbness", {"no": "false", "not sure": "null", "yes": "true"}[base])
+    jar = _jar(client)
+    rev = _revision(client.get("/check/q/saddle_numbness").text)
+    yes = _send(client, jar, "saddle_numbness", "true", rev=rev)
+    no = _send(client, jar, "saddle_numbness", other, rev=rev)
+    assert yes.status_code == no.status_code == 303
+    first, last = (no, yes) if yes_last else (yes, no)
+    page = _result(client, _apply(_apply(jar, first), last))
+    advice = _advice(page)
+    assert not any(text in page for text in REASSURANCE)
+    assert re.search(r'data-level="emergency"', advice)  # saddle numbness: yes
+
+
+def test_a_stale_no_is_not_applied_and_shows_the_current_yes(app_client: TestClient) -> None:
+    client = app_client
+    _answer_all_no(client, skip="limb_weakness")
+    stale_rev = _revision(client.get("/check/q/limb_weakness").text)  # tab B opens the question
+    _post(client, "limb_weakness", "true")  # tab A answers yes
+    for other in ("false", "null"):
+        response = client.post("/check/q/limb_weakness", data={"answer": other, "rev": stale_rev},
+                               follow_redirects=False)
+        # not applied: the tab shows what to do now, and the answer now recorded
+        assert response.status_code == 303
+        assert "set-cookie" not in response.headers
+        assert response.headers["location"] == "/check/result?changed=limb_weakness"
+        page = client.get(response.headers["location"]).text
+        assert not any(text in page for text in REASSURANCE)
+        assert 'data-level="urgent"' in _advice(page)
+        notice = page.split("data-changed-elsewhere")[1].split("</div>")[0]
+        assert "weakness" in notice and "Your answer now is: Yes." in notice
+    # answering again, now against the current revision, is a deliberate change
+    rev = _revision(client.get("/check/q/limb_weakness?change=true").text)
+    assert client.post("/check/q/limb_weakness", data={"answer": "false", "rev": rev},
+                       follow_redirects=False).status_code == 303
+    assert "No warning signs in your answers" in client.get("/check/result").text
+
+
+def test_a_stale_yes_to_a_warning_sign_is_applied(app_client: TestClient) -> None:
+    client = app_client
+    _answer_all_no(client)
+    stale_rev = _revision(client.get("/check/q/limb_weakness").text)
+    _post(client, "limb_weakness", "null")  # another tab: not sure
+    response = client.post("/check/q/limb_weakness", data={"answer": "true", "rev": stale_rev},
+                           follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/check/result"
+    assert 'data-level="urgent"' in _advice(client.get("/check/result").text)
+
+
+def test_a_stale_answer_to_any_question_is_not_applied(app_client: TestClient) -> None:
+    client = app_client
+    _answer_all_no(client)
+    stale_rev = _revision(client.get("/check/q/cancer_status").text)
+    _post(client, "cancer_status", _key("cancer_status", "known"))
+    response = client.post("/check/q/cancer_status",
+                           data={"answer": _key("cancer_status", "none"), "rev": stale_rev},
+                           follow_redirects=False)
+    assert response.status_code == 409
+    assert "data-changed-elsewhere" in response.text
+    assert 'value="&#34;known&#34;" checked' in response.text  # the current answer, selected
+    assert "Yes, I have or have had cancer" in response.text.split("data-changed-elsewhere")[1]
+    # the same answer as the current one is simply accepted
+    again = client.post("/check/q/cancer_status",
+                        data={"answer": _key("cancer_status", "known"), "rev": stale_rev},
+                        follow_redirects=False)
+    assert again.status_code == 303
+
+
+def test_restart_in_one_tab_keeps_a_yes_given_at_the_same_time(app_client: TestClient) -> None:
+    client = app_client
+    _answer_all_no(client)
+    jar = _jar(client)
+    client.cookies.clear()
+    for name, value in jar.items():
+        client.cookies.set(name, value, domain="testserver.local", path="/check")
+    restart = client.post("/check/restart", follow_redirects=False)
+    yes = _send(client, jar, "bladder_or_bowel_dysfunction", "true")
+    for first, last in ((restart, yes), (yes, restart)):
+        page = _result(client, _apply(_apply(jar, first), last))
+        assert 'data-level="emergency"' in _advice(page)
+
+
+def test_the_revision_changes_with_every_answer(app_client: TestClient) -> None:
+    client = app_client
+    client.cookies.clear()
+    seen = {client.get("/check/revision").json()["revision"]}
+    for qid, key in [("cancer_status", '"none"'), ("limb_weakness", "false"),
+                     ("limb_weakness", "true")]:
+        _post(client, qid, key)
+        revision = client.get("/check/revision").json()["revision"]
+        assert revision not in seen
+        assert f'name="sm-answers-revision" content="{revision}"' in \
+            client.get("/check/result").text
+        seen.add(revision)
+
+
+def test_answer_cookies_are_signed_and_secure(app_client: TestClient) -> None:
+    client = app_client
+    client.cookies.clear()
+    response = _send(client, {}, "rapidly_progressive", "true")
+    header = response.headers["set-cookie"]
+    assert "Secure" in header and "HttpOnly" in header and "Path=/check" in header
+    name, value = next(iter(_apply({}, response).items()))
+    forged = {name: value[:-2] + ("AA" if not value.endswith("AA") else "BB")}
+    assert 'data-level="emergency"' in _advice(_result(client, {name: value}))
+    client.cookies.clear()
+    for jar in (forged, {name.replace("sm_check_", "sm_check_0"): value}):  # tampered, renamed
+        for cookie, text in jar.items():
+            client.cookies.set(cookie, text, domain="testserver.local", path="/check")
+        assert client.get("/check/result", follow_redirects=False).status_code == 303
+        client.cookies.clear()
+
+
+def test_answer_cookies_are_not_secure_in_development_only() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Settings(database_url=f"sqlite:///{Path(tmp) / 'd.sqlite3'}",
+                                  environment="development", demo=False))
+        with TestClient(app) as client:
+            response = client.post("/check/q/cancer_status", data={"answer": '"none"'},
+                                   follow_redirects=False)
+    assert "Secure" not in response.headers["set-cookie"]

@@ -221,6 +221,8 @@ def _english_words(html: str) -> list[str]:
         for value in (site.name, *site.address, site.phone, site.email or ""):
             text = text.replace(value, " ")
     text = text.replace(clinics.organisation, " ")
+    if clinics.cancer_team is not None:  # the cancer team's contact: a proper name too
+        text = text.replace(clinics.cancer_team.name, " ").replace(clinics.cancer_team.phone, " ")
     words = re.findall(r"[^\W\d_]+", text.lower())
     return sorted({w for w in words if w in ENGLISH and w not in ALLOWED})
 

@@ -7,7 +7,6 @@ report (text and the HTML the results page and print view render) and the PDF.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -35,6 +34,14 @@ LABEL = {"emergency": "EMERGENCY", "urgent": "URGENT", "soon": "SOON", "routine"
 CASE_SYMPTOMS = ("limb_weakness", "difficulty_walking", "numbness_or_tingling",
                  "saddle_numbness", "bladder_or_bowel_dysfunction", "radicular_pain",
                  "back_pain")
+
+
+def _sends_to_emergency(advice: str) -> bool:
+    """An instruction to go now: a sentence naming emergency care that is not a safety net
+    ("If you lose control of your bladder ..., get help at once at the emergency department")."""
+    sentences = re.split(r"(?<=[.!?])\s+", advice)
+    return any(EMERGENCY_WORDS.search(s) and not s.lstrip().startswith("If ")
+               for s in sentences)
 
 
 def _answers() -> st.SearchStrategy[dict[str, Any]]:
@@ -80,17 +87,17 @@ def _case(answers: dict[str, Any]) -> dict[str, Any]:
 def test_emergency_advice_always_has_the_emergency_level(api: TestClient,
                                                          answers: dict[str, Any]) -> None:
     result = triage(answers)
-    if EMERGENCY_WORDS.search(result.patient_advice):
+    if _sends_to_emergency(result.patient_advice):
         assert result.level == "emergency", (answers, result.patient_advice)
     cli = _cli(answers)
     assert cli.startswith(LABEL[result.level] + ":"), cli[:80]
-    if EMERGENCY_WORDS.search(cli.split("Clinician:")[0]):
+    if _sends_to_emergency(" ".join(cli.split("Clinician:")[0].split())):
         assert result.level == "emergency", cli[:200]
     response = api.post("/api/v1/triage", json={"answers": answers})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["level"] == result.level
-    if EMERGENCY_WORDS.search(json.dumps(body.get("patient_advice", ""))):
+    if _sends_to_emergency(str(body.get("patient_advice", ""))):
         assert body["level"] == "emergency"
 
 
@@ -106,7 +113,7 @@ def test_report_level_matches_the_case_triage(answers: dict[str, Any]) -> None:
     assert heading is not None and heading.group(1) == LABEL[level], text[:300]
     html = render_html(report)
     assert f"sm-triage--{level}" in html
-    if EMERGENCY_WORDS.search(text.split("PATIENT")[0]):
+    if _sends_to_emergency(" ".join(text.split("PATIENT")[0].split())):
         assert level == "emergency"
 
 

@@ -20,7 +20,7 @@ from spinemets import storage
 from spinemets.case._model import Case
 from spinemets.web._audit import AuditMiddleware
 from spinemets.web._boundary import install_boundary_handler, refuse_control_characters
-from spinemets.web._clinics import load_clinics
+from spinemets.web._clinics import load_clinics, tel_href, tel_link
 from spinemets.web._compress import CalculatorGZipMiddleware
 from spinemets.web._errors import PROBLEM_RESPONSES, install_error_handlers
 from spinemets.web._i18n import LANGUAGES, translations
@@ -68,6 +68,8 @@ def _environments(static: StaticManifest) -> dict[str, Environment]:
             lstrip_blocks=True,
         )
         env.policies["ext.i18n.trimmed"] = True
+        env.filters["tel"] = tel_link
+        env.filters["tel_href"] = tel_href
         env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
         env.globals["static_url"] = static.url
         out[language] = env

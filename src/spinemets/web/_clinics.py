@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from markupsafe import Markup
 from pydantic import BaseModel, ConfigDict, Field
 
 from spinemets._yaml import safe_load
 
-__all__ = ["Clinic", "ClinicDirectory", "load_clinics"]
+__all__ = ["CancerTeam", "Clinic", "ClinicDirectory", "load_clinics", "tel_href", "tel_link"]
 
 
 class _Frozen(BaseModel):
@@ -40,13 +42,35 @@ class Clinic(_Frozen):
     example: bool = False
 
 
+class CancerTeam(_Frozen):
+    """How people reach the cancer team the same day (urgent results and the clinics page)."""
+
+    name: str
+    phone: str = Field(pattern=r"^\+?[0-9 ()./-]{3,30}$")
+    hours: LocalText
+    example: bool = False
+
+
 class ClinicDirectory(_Frozen):
     """The clinics file: sites, the local emergency number, and whether it is an example."""
 
     example: bool = False
     emergency_number: str = Field(pattern=r"^[0-9]{2,4}$")
     organisation: str
+    #: The site's cancer team contact; without it urgent results say to use the number the
+    #: team gave the person.
+    cancer_team: CancerTeam | None = None
     sites: tuple[Clinic, ...]
+
+
+def tel_href(number: str) -> str:
+    """The ``tel:`` URI of a phone number as written ("(214) 555-0100" -> "tel:2145550100")."""
+    return "tel:" + re.sub(r"[^0-9+]", "", number)
+
+
+def tel_link(number: str) -> Markup:
+    """A phone number as a tap-to-call link (a Jinja filter: ``{{ number|tel }}``)."""
+    return Markup('<a class="sm-tel" href="{}">{}</a>').format(tel_href(number), number)
 
 
 @cache

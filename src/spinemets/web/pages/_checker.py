@@ -1,7 +1,9 @@
 """The symptom checker: one question per page, no JavaScript needed, answers changeable.
 
-Answers live in a signed cookie on the person's own device (never stored on the server).
-After every answer the triage rules run; an emergency answer goes straight to the advice.
+Answers live in signed cookies on the person's own device (never stored on the server), one
+cookie per answer so that two tabs answering at once cannot lose an answer (see
+:mod:`spinemets.web.pages._answers`). After every answer the triage rules run; an emergency
+answer goes straight to the advice.
 """
 
 from __future__ import annotations
@@ -10,19 +12,23 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from spinemets.web import _core
 from spinemets.web._core import Question
 from spinemets.web._i18n import translations
-from spinemets.web._state import get_state, page_context, render
+from spinemets.web._state import page_context, render
+from spinemets.web.pages._answers import (
+    Answers,
+    add_answer,
+    clear_answers,
+    read_answers,
+    warning_questions,
+)
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/check")
-COOKIE = "sm_check"
-_SALT = "symptom-checker"
 
 
 def _questions() -> tuple[Question, ...]:
@@ -34,27 +40,6 @@ def _find(qid: str) -> tuple[int, Question]:
         if question.id == qid:
             return index, question
     raise HTTPException(status_code=404)
-
-
-def _answers(request: Request) -> dict[str, str]:
-    raw = request.cookies.get(COOKIE)
-    if not raw:
-        return {}
-    try:
-        data = get_state(request).serializer(_SALT).loads(raw)
-    except BadSignature:
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    known = {q.id: q for q in _questions()}
-    return {k: v for k, v in data.items()
-            if k in known and isinstance(v, str) and known[k].option_for(v) is not None}
-
-
-def _store(request: Request, response: Response, answers: dict[str, str]) -> None:
-    value = get_state(request).serializer(_SALT).dumps(answers)
-    response.set_cookie(COOKIE, value, httponly=True, samesite="lax", path="/check",
-                        secure=get_state(request).settings.secure_cookies)
 
 
 def _rule_answers(answers: dict[str, str]) -> dict[str, Any]:
@@ -119,19 +104,30 @@ def start(request: Request) -> Response:
     return render(request, "checker/start.html", {"first": questions[0].id if questions else None})
 
 
+def _question_page(request: Request, index: int, question: Question, seen: Answers, *,
+                   selected: str | None, change: bool, error: bool = False,
+                   changed_elsewhere: bool = False, status_code: int = 200) -> Response:
+    language = page_context(request).language
+    back = "/check" if index == 0 else f"/check/q/{_questions()[index - 1].id}"
+    current = seen.current().get(question.id)
+    option = question.option_for(current) if current is not None else None
+    return render(request, "checker/question.html", {
+        "question": _view(question, language, selected), "number": index + 1,
+        "total": len(_questions()), "back": "/check/result" if change else back,
+        "change": change, "error": error or None,
+        # the revision of this question's answer the form is given against
+        "revision": seen.question_revision(question.id),
+        "changed_elsewhere": changed_elsewhere,
+        "current_answer": option_label(question, option, language) if option else None,
+    }, status_code=status_code)
+
+
 @router.api_route("/q/{qid}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def ask(request: Request, qid: str, change: bool = False) -> Response:
     index, question = _find(qid)
-    language = page_context(request).language
-    answers = _answers(request)
-    back = "/check" if index == 0 else f"/check/q/{_questions()[index - 1].id}"
-    if change:
-        back = "/check/result"
-    return render(request, "checker/question.html", {
-        "question": _view(question, language, answers.get(qid)),
-        "number": index + 1, "total": len(_questions()), "back": back, "change": change,
-        "error": None,
-    })
+    seen = read_answers(request)
+    return _question_page(request, index, question, seen,
+                          selected=seen.current().get(qid), change=change)
 
 
 @router.post("/q/{qid}", response_class=HTMLResponse)
@@ -140,17 +136,29 @@ def answer(
     qid: str,
     answer: Annotated[str | None, Form()] = None,
     change: Annotated[bool, Form()] = False,
+    rev: Annotated[str | None, Form(max_length=200)] = None,
 ) -> Response:
+    """Record an answer given against revision ``rev`` of this question's answer.
+
+    A stale submit (the answer changed since ``rev``, in another tab) is not applied: the page
+    shows the answer now recorded, to check and submit again. The one exception keeps people
+    safe: "Yes" to a warning sign is applied even when stale, and it is never replaced by a
+    stale "No" or "Not sure". Without ``rev`` the answers the request's cookies carry count.
+    """
     index, question = _find(qid)
-    language = page_context(request).language
+    seen = read_answers(request)
     if answer is None or question.option_for(answer) is None:
-        back = "/check" if index == 0 else f"/check/q/{_questions()[index - 1].id}"
-        return render(request, "checker/question.html", {
-            "question": _view(question, language, None), "number": index + 1,
-            "total": len(_questions()), "back": "/check/result" if change else back,
-            "change": change, "error": True,
-        }, status_code=422)
-    answers = _answers(request)
+        return _question_page(request, index, question, seen, selected=None, change=change,
+                              error=True, status_code=422)
+    answers = seen.current()
+    stale = rev is not None and rev != seen.question_revision(qid)
+    if stale and answers.get(qid) != answer and not (
+            qid in warning_questions() and answer == "true"):
+        if qid in warning_questions() and answers.get(qid) == "true":
+            # a stale No or Not sure to a warning sign answered Yes: show what to do now
+            return RedirectResponse(f"/check/result?changed={qid}", status_code=303)
+        return _question_page(request, index, question, seen, selected=answers.get(qid),
+                              change=change, changed_elsewhere=True, status_code=409)
     before = _core.triage_answers(_rule_answers(answers))
     answers[qid] = answer
     after = _core.triage_answers(_rule_answers(answers))
@@ -160,7 +168,7 @@ def answer(
         following = _next_unanswered(answers, index)
         target = "/check/result" if following is None else f"/check/q/{following}"
     response = RedirectResponse(target, status_code=303)
-    _store(request, response, answers)
+    add_answer(request, response, seen, qid, answer)
     return response
 
 
@@ -240,9 +248,10 @@ def outcome(triage: dict[str, Any], answers: dict[str, str]) -> dict[str, Any]:
 
 
 @router.api_route("/result", methods=["GET", "HEAD"], response_class=HTMLResponse)
-def result(request: Request) -> Response:
+def result(request: Request, changed: str | None = None) -> Response:
     language = page_context(request).language
-    answers = _answers(request)
+    seen = read_answers(request)
+    answers = seen.current()
     if not answers:
         return RedirectResponse("/check", status_code=303)
     triage = _core.triage_answers(_rule_answers(answers))
@@ -261,11 +270,20 @@ def result(request: Request) -> Response:
         "unanswered": unanswered, "next_question": next_question,
         # "tell them you have cancer" only when cancer is known or suspected
         "cancer_maybe": answers.get("cancer_status") in {'"known"', '"suspected"'},
+        "revision": seen.revision(),
+        # a stale answer from this tab was not applied: which question, and its answer now
+        "changed_elsewhere": next((row for row in summary if row["id"] == changed), None),
     })
 
 
+@router.api_route("/revision", methods=["GET", "HEAD"])
+def revision(request: Request) -> Response:
+    """The revision of the answers: a result page left open reloads when it changes."""
+    return JSONResponse({"revision": read_answers(request).revision()})
+
+
 @router.post("/restart")
-def restart() -> Response:
+def restart(request: Request) -> Response:
     response = RedirectResponse("/check", status_code=303)
-    response.delete_cookie(COOKIE, path="/check")
+    clear_answers(request, response, read_answers(request))
     return response

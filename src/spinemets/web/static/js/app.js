@@ -200,3 +200,43 @@ if (readButton && status) {
     });
   });
 }
+
+// Symptom-checker result: the answers live in cookies that another tab can change. The page
+// carries the revision of the answers it shows; on load (and 1.5 s and 5 s later), when the tab
+// is shown again or gets focus, and when it comes back from the back/forward cache, it asks for
+// the current revision
+// and reloads when it changed (so a tab left open never keeps saying "No warning signs" after
+// a Yes in another tab). Without JavaScript the page is simply current when loaded.
+const answersRevision = document.querySelector('meta[name="sm-answers-revision"]');
+if (answersRevision instanceof HTMLMetaElement) {
+  let checking = false;
+  const recheck = async () => {
+    if (checking) return;
+    checking = true;
+    try {
+      const response = await fetch("/check/revision", {
+        cache: "no-store", credentials: "same-origin", headers: { Accept: "application/json" },
+      });
+      if (!response.ok) return;
+      const data = await response.json();
+      if (typeof data.revision === "string" && data.revision !== answersRevision.content) {
+        window.location.reload();
+      }
+    } catch (error) {
+      console.warn(error); // offline: the page stays as it is
+    } finally {
+      checking = false;
+    }
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") recheck();
+  });
+  window.addEventListener("focus", recheck);
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) recheck();
+  });
+  recheck();
+  // An answer sent from another tab at the same moment may land just after this page was
+  // made: check again shortly after loading too.
+  for (const delay of [1500, 5000]) window.setTimeout(recheck, delay);
+}
