@@ -120,3 +120,16 @@ def test_warning_sign_without_known_cancer_is_routed_to_emergency_care(
     assert "emergency department" in page or card == "urgent"
     assert "No warning signs in your answers" not in page
     assert "None of your answers was a warning sign" not in page
+
+
+def test_new_deficit_without_cancer_says_see_a_doctor_today(client: TestClient) -> None:
+    from spinemets.rules._triage import SAME_DAY_RULE  # noqa: PLC0415
+    from spinemets.web.pages import _checker  # noqa: PLC0415
+
+    assert _checker.SAME_DAY_RULE == SAME_DAY_RULE
+    _answer(client, "cancer_status", '"none"')
+    _answer(client, "numbness_or_tingling", "true")
+    page = client.get("/check/result").text
+    assert "See a doctor today" in page
+    assert "cancer may have spread" not in page and "cancer team" not in page
+    assert 'href="tel:911"' in page

@@ -28,6 +28,9 @@ from spinemets.web.pages._answers import (
 
 __all__ = ["router"]
 
+#: The triage rule of a new deficit without cancer (``spinemets.rules._triage.SAME_DAY_RULE``;
+#: a test keeps them equal): its result is "see a doctor today", never "your cancer team".
+SAME_DAY_RULE = "triage.urgent.new_deficit_no_cancer"
 router = APIRouter(prefix="/check")
 
 
@@ -270,6 +273,9 @@ def result(request: Request, changed: str | None = None) -> Response:
         "unanswered": unanswered, "next_question": next_question,
         # "tell them you have cancer" only when cancer is known or suspected
         "cancer_maybe": answers.get("cancer_status") in {'"known"', '"suspected"'},
+        # urgent because of a new deficit without cancer: same day, not "your cancer team"
+        "same_day": shown["level"] == "urgent" and list(triage.get("rules") or []) == [
+            SAME_DAY_RULE],
         "revision": seen.revision(),
         # a stale answer from this tab was not applied: which question, and its answer now
         "changed_elsewhere": next((row for row in summary if row["id"] == changed), None),
