@@ -24,6 +24,7 @@ from functools import cache
 from typing import Any, Final, Literal
 
 from spinemets.case import Case, load_case
+from spinemets.domain import ANALYTES
 from spinemets.errors import SpinemetsError
 
 __all__ = ["CONSEQUENCES", "Consequence", "clear_cache", "rank_unknowns"]
@@ -110,7 +111,11 @@ def _values(path: str, today: dt.date) -> list[Any] | None:
         elif kind == "string" and option.get("format") == "date":
             out.extend((today - dt.timedelta(days=d)).isoformat() for d in _DATE_AGES_DAYS)
         elif "properties" in option and set(option["properties"]) >= {"value", "unit"}:
-            out.extend({"value": v, "unit": "mg/dL"} for v in (0.5, 1.0, 1.5, 2.5, 5.0))
+            analyte = ANALYTES.get(path.rsplit(".", 1)[-1])
+            if analyte is None:
+                return None
+            unit = next(iter(analyte.factors))  # the analyte's first accepted unit
+            out.extend({"value": v, "unit": unit} for v in (0.5, 1.0, 1.5, 2.5, 5.0, 10.0))
         else:
             return None
     return out or None
@@ -201,6 +206,9 @@ def _rank(document: dict[str, Any], candidates: list[str], today: dt.date,
         sub, base = bases[key]
         local = path if lesion is None else f"lesions[0].{lesion.group(2)}"
         variants = list(_variants(sub, local, values))
+        if not variants:  # no value the case format takes: kept, never hidden on a guess
+            ranked.append((CONSEQUENCES.index("unlisted"), position, path, "unlisted"))
+            continue
         if base is None:
             try:
                 base = signature(load_case(sub))
