@@ -197,14 +197,12 @@ def _rank(document: dict[str, Any], candidates: list[str], today: dt.date,
         if values is None:
             ranked.append((CONSEQUENCES.index("unlisted"), position, path, "unlisted"))
             continue
-        lesion = _LESION.match(path)
-        key = int(lesion.group(1)) if lesion else None
+        key, local = _scope_of(path)
         if key not in bases:
             sub = document if key is None else {**document,
                                                 "lesions": [document["lesions"][key]]}
             bases[key] = (sub, None)
         sub, base = bases[key]
-        local = path if lesion is None else f"lesions[0].{lesion.group(2)}"
         variants = list(_variants(sub, local, values))
         if not variants:  # no value the case format takes: kept, never hidden on a guess
             ranked.append((CONSEQUENCES.index("unlisted"), position, path, "unlisted"))
@@ -225,6 +223,14 @@ def _rank(document: dict[str, Any], candidates: list[str], today: dt.date,
     return tuple((path, kind) for _, _, path, kind in sorted(ranked))
 
 
+def _scope_of(path: str) -> tuple[int | None, str]:
+    """(lesion index or None, the path inside the case that lesion is tried in alone)."""
+    match = _LESION.match(path)
+    if match is None:
+        return None, path
+    return int(match.group(1)), f"lesions[0].{match.group(2)}"
+
+
 def _jointly(sub: dict[str, Any], local: str, values: list[Any], *, candidates: list[str],
              key: int | None, today: dt.date, signature: Callable[[Case], _Signature],
              triage_level: Callable[[Case], tuple[str, bool]]) -> Consequence | None:
@@ -233,10 +239,9 @@ def _jointly(sub: dict[str, Any], local: str, values: list[Any], *, candidates: 
     same case (or lesion) filled with a middle value of theirs."""
     filled = sub
     for other in candidates:
-        match = _LESION.match(other)
-        if (int(match.group(1)) if match else None) != key:
+        other_key, other_local = _scope_of(other)
+        if other_key != key:
             continue
-        other_local = other if match is None else f"lesions[0].{match.group(2)}"
         options = _values(other, today)
         if other_local == local or not options:
             continue
