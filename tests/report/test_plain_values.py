@@ -3,38 +3,17 @@ reference carries a DOI, PMID or URL or says why it has none (issue 20)."""
 
 from __future__ import annotations
 
-import copy
 import re
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-from tests.rules.conftest import vignettes
+from tests.rules.conftest import section6, section6_case, vignettes
 
 from spinemets.report import build_report, render_html, render_text
 from spinemets.rules import plan
 from spinemets.storage import demo_cases
 
-SECTION6 = yaml.safe_load((Path(__file__).parents[1] / "cases" / "plan" / "section6.yaml")
-                          .read_text(encoding="utf-8"))
-
-
-def _section6() -> dict[str, dict[str, Any]]:
-    out = {}
-    for golden in SECTION6["cases"]:
-        case = copy.deepcopy(SECTION6["base"])
-        for section, values in golden["change"].items():
-            if section == "lesion":
-                case["lesions"][0].update(values)
-            else:
-                case[section] = {**case.get(section, {}), **values}
-        out["s6-" + golden["id"]] = case
-    return out
-
-
 CASES = ({str(c["id"]): c for c in demo_cases()} | {v["id"]: v["case"] for v in vignettes()}
-         | _section6())
+         | {"s6-" + g["id"]: section6_case(g["change"]) for g in section6()["cases"]})
 RAW = re.compile(r"\bNone\b(?! of the above)|\bmdt_review\b|\[Series not identified|placeholder")
 #: An identifier in the text, or the plain reason there is none.
 IDENTIFIED = re.compile(r"doi[:. ]\s*10\.|PMID|https?://|No DOI, PMID or URL verified|"

@@ -108,3 +108,23 @@ def extra_cases() -> dict[str, dict[str, Any]]:
                                "cancer": {"status": "known", "primary": "breast"},
                                "lesions": [{"levels": ["T5"], "escc": "1a"}]},
     }
+
+
+SECTION6_PATH = Path(__file__).parents[1] / "cases" / "plan" / "section6.yaml"
+
+
+def section6() -> dict[str, Any]:
+    """The section 6 golden file (tests/cases/plan/section6.yaml)."""
+    data: dict[str, Any] = yaml.safe_load(SECTION6_PATH.read_text(encoding="utf-8"))
+    return data
+
+
+def section6_case(change: dict[str, Any]) -> dict[str, Any]:
+    """The golden file's base case with one golden case's ``change`` applied."""
+    case: dict[str, Any] = copy.deepcopy(section6()["base"])
+    for section, values in change.items():
+        if section == "lesion":
+            case["lesions"][0].update(values)
+        else:
+            case[section] = {**case.get(section, {}), **values}
+    return case

@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from tests.rules.conftest import section6, section6_case
 
 from spinemets.rules import plan
 from spinemets.rules._engine import references
 
-DATA = yaml.safe_load((Path(__file__).parents[1] / "cases" / "plan" / "section6.yaml")
-                      .read_text(encoding="utf-8"))
+DATA = section6()
 TODAY = DATA["today"] if isinstance(DATA["today"], dt.date) else dt.date.fromisoformat(
     DATA["today"])
 DOSE_KEYS = ("dose", "dose_mg", "dose_label", "renal_dose")
 
 
-def _case(change: dict[str, Any]) -> dict[str, Any]:
-    case = copy.deepcopy(DATA["base"])
-    for section, values in change.items():
-        if section == "lesion":
-            case["lesions"][0].update(values)
-        else:
-            case[section] = {**case.get(section, {}), **values}
-    return case
-
-
 @pytest.mark.parametrize("golden", DATA["cases"], ids=lambda g: g["id"])
 def test_section6_golden(golden: dict[str, Any]) -> None:
     assert golden["citations"] and all(c in references() for c in golden["citations"])
-    result = plan(_case(golden["change"]), today=TODAY).to_dict()
+    result = plan(section6_case(golden["change"]), today=TODAY).to_dict()
     expect = golden["expect"]
     items = {(r["id"], r.get("lesion")): r for r in result["recommendations"]}
     status = {key[0]: item["status"] for key, item in items.items()}
