@@ -14,6 +14,8 @@ earlier question again), skipping by URL, change links, starting again.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import re
 import tempfile
 from collections.abc import Iterator
@@ -431,6 +433,28 @@ def test_answer_cookies_are_signed_and_secure(app_client: TestClient) -> None:
             client.cookies.set(cookie, text, domain="testserver.local", path="/check")
         assert client.get("/check/result", follow_redirects=False).status_code == 303
         client.cookies.clear()
+
+
+def test_answer_cookies_cannot_be_read_by_the_browser(app_client: TestClient) -> None:
+    """The answer is encrypted: nothing of the question or the answer shows in the cookie,
+    and a value sealed for another purpose (the device cookie's key) does not open."""
+    client = app_client
+    client.cookies.clear()
+    response = _send(client, {}, "limb_weakness", "true")
+    name, value = next(iter(_apply({}, response).items()))
+    decoded = b""
+    for text in (value, value.split(".")[0]):  # neither the token nor a signed payload part
+        with contextlib.suppress(ValueError):
+            decoded += base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    for secret in (b"limb_weakness", b"true", b"weakness"):
+        assert secret not in value.encode() and secret not in decoded
+    state = client.app.state.spinemets  # type: ignore[attr-defined]
+    other = state.sealer("spinemets-device-cookie").dumps(
+        [name.removeprefix("sm_check_"), "limb_weakness", "true", 1])
+    client.cookies.clear()
+    client.cookies.set(name, other, domain="testserver.local", path="/check")
+    assert client.get("/check/result", follow_redirects=False).status_code == 303
+    client.cookies.clear()
 
 
 def test_answer_cookies_are_not_secure_in_development_only() -> None:
