@@ -20,11 +20,12 @@ import datetime as dt
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from spinemets.case import Assessment, Case, assess, load_case
 from spinemets.rules._checks import consistency
-from spinemets.rules._consequence import _Signature, rank_unknowns
+from spinemets.rules._consequence import _Signature, clear_cache, rank_unknowns
 from spinemets.rules._engine import Fact, Firing, Rule, all_rules, evaluate_rule, references
 from spinemets.rules._facts import ADULT_AGE_YEARS, PatientFacts, lesion_facts, patient_facts
 from spinemets.rules._fields import in_words, is_missing
@@ -68,7 +69,14 @@ def triage_case(case: Case | Mapping[str, Any]) -> TriageResult:
     answers["neurological_signs"] = (any(g != "E" for g in grades) or None) if grades else None
     if grades and all(g == "E" for g in grades):
         answers["neurological_signs"] = False
-    return triage(answers)
+    return _triage_of(tuple(sorted(answers.items())))
+
+
+@lru_cache(maxsize=1024)
+def _triage_of(answers: tuple[tuple[str, Any], ...]) -> TriageResult:
+    """Triage remembered per answers (immutable, deterministic; the ranking of unknowns
+    triages many variants of one case with the same answers)."""
+    return triage(dict(answers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -695,6 +703,15 @@ def _decisions(run: _Run) -> frozenset[tuple[Any, ...]]:
 def _bands(run: _Run) -> frozenset[tuple[Any, ...]]:
     return frozenset((r.slug, r.lesion, r.status, r.band.id if r.band else None,
                       r.possible_bands) for r in run.assessment.results)
+
+
+def clear_caches() -> None:
+    """Forget every remembered result (ranking, triage, scores): benchmarks time cold runs."""
+    from spinemets.case._assess import _score_of  # noqa: PLC0415 - private, benchmarks only
+
+    clear_cache()
+    _triage_of.cache_clear()
+    _score_of.cache_clear()
 
 
 def workup(case: Case | Mapping[str, Any] | str) -> tuple[Item, ...]:
