@@ -60,10 +60,10 @@ HAND_COUNTED_ES = {
     "aguja": 3,
 }
 # The counter's known misses on the sample (word: what it counts). English vowel groups are a
-# heuristic: "i" before another vowel ("im-me-di-ate-ly", "bi-op-sy") and "ev-ery" go wrong,
-# one syllable either way. The agreement stays at 94 % or better in each language.
-KNOWN_MISSES = {"en": {"immediately": 6, "biopsy": 2, "everyone": 4}, "es": {}}
-MIN_AGREEMENT = 0.94
+# heuristic: "io" read as one vowel ("bi-op-sy") and "ev-ery" (said "ev-ry") go wrong, one
+# syllable either way. The agreement stays at 95 % or better in each language.
+KNOWN_MISSES = {"en": {"biopsy": 2, "everyone": 4}, "es": {}}
+MIN_AGREEMENT = 0.95
 
 
 @pytest.mark.parametrize(("language", "sample"), [("en", HAND_COUNTED_EN),
