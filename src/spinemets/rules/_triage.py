@@ -68,17 +68,17 @@ TRIAGE_QUESTIONS: Final[tuple[TriageQuestion, ...]] = (
         TriageOption("none", "No"),
         TriageOption("unknown", "I am not sure"))),
     _q("limb_weakness", "Have you noticed new weakness in your arms or legs?"),
-    _q("difficulty_walking", "Do you have new difficulty walking, or do you feel unsteady on "
+    _q("difficulty_walking", "Do you have new trouble walking, or do you feel unsteady on "
        "your feet?"),
     _q("numbness_or_tingling", "Do you have new numbness, tingling or pins and needles in your "
        "arms, legs or body?"),
     _q("saddle_numbness", "Do you have numbness around your bottom, genitals or inner thighs?",
        "This is the area that would touch a saddle when riding a bike or horse."),
     _q("bladder_or_bowel_dysfunction", "Have you had new problems controlling your bladder or "
-       "bowels, or are you unable to pass urine?"),
+       "bowels? Or are you unable to pass urine?"),
     _q("rapidly_progressive", "Is weakness in your legs getting worse quickly, over hours or "
        "days?"),
-    _q("radicular_pain", "Do you have shooting pain down your arms or legs, or a pain like a "
+    _q("radicular_pain", "Do you have pain that shoots down your arms or legs? Or pain like a "
        "tight band around your chest or tummy?"),
     _q("back_pain", "Do you have pain in your back or neck?"),
     TriageQuestion("pain_location", "Where is the pain worst?", (
