@@ -233,13 +233,21 @@ def test_all_no_is_the_only_way_to_reassurance(app_client: TestClient) -> None:
 
 def test_answers_after_an_emergency_move_on_instead_of_bouncing_back(
         app_client: TestClient) -> None:
-    """After an emergency result, the link to the next question keeps working."""
+    """After an emergency result, the link to the next question keeps working.
+
+    With cancer, the warning signs can still add the cord-compression rule to the emergency
+    (its advice and basis), so they are asked; without cancer nothing can change the emergency
+    advice any more, and the questions end (skip logic, issue 21).
+    """
     client = app_client
     client.cookies.clear()
     assert _post(client, "rapidly_progressive", _key("rapidly_progressive", True)) == \
         "/check/result"
-    location = _post(client, "cancer_status", _key("cancer_status", "none"))
+    location = _post(client, "cancer_status", _key("cancer_status", "known"))
     assert location == f"/check/q/{WARNING_SIGNS[0]}"
+    client.cookies.clear()
+    _post(client, "rapidly_progressive", _key("rapidly_progressive", True))
+    assert _post(client, "cancer_status", _key("cancer_status", "none")) == "/check/result"
 
 
 @pytest.mark.parametrize("path", ["/", "/guide", "/clinics", "/accessibility", "/check",
