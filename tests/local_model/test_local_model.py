@@ -10,6 +10,7 @@ imputed); a bad model file is a one-line error; and it changes no decision of th
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import re
 from collections.abc import Iterator
@@ -187,6 +188,21 @@ def test_reports_show_the_label_and_basis(model_path: Path) -> None:
         assert "optimism-corrected" in shown and "internally validated only" in shown
     assert "Predicted probability of being alive: at 3 months" in text
     assert "Inputs used and each one" in html and "At 12 months" in html
+
+
+@pytest.mark.skipif(importlib.util.find_spec("weasyprint") is None,
+                    reason="WeasyPrint (extra 'report') not installed")
+def test_pdf_report_shows_the_label(model_path: Path, tmp_path: Path) -> None:
+    from pypdf import PdfReader  # noqa: PLC0415
+
+    from spinemets.report import render_pdf  # noqa: PLC0415
+
+    data = plan(CASE, local_model=load_local_model(model_path)).to_dict()
+    path = tmp_path / "report.pdf"
+    path.write_bytes(render_pdf(build_report(data, CASE)))
+    text = re.sub(r"\s+", "", " ".join(p.extract_text() for p in PdfReader(path).pages))
+    assert re.sub(r"\s+", "", data["local_model"]["label"]) in text
+    assert "Predictedprobabilityofbeingalive" in text and "optimism-corrected" in text
 
 
 def _tampered(model_path: Path, tmp_path: Path, change: Any) -> Path:
