@@ -271,6 +271,9 @@ def test_results_page_and_api_show_the_local_model(site: TestClient) -> None:
     assert "Not computed" not in section
     api = site.post("/api/v1/plan", json=demo_cases()[0])
     assert api.status_code == 200 and LABEL.fullmatch(api.json()["local_model"]["label"])
+    printed = site.get("/clinician/cases/demo-001/print")
+    assert printed.status_code == 200 and LABEL.search(printed.text)
+    assert "Inputs used and each one" in printed.text
 
 
 def test_results_page_without_a_site_model(tmp_path: Path) -> None:
