@@ -28,7 +28,7 @@ from typing import Any
 from spinemets.case import Assessment, ScoreInputs
 from spinemets.domain import ANALYTES, parse_lab
 from spinemets.errors import InputError
-from spinemets.local_model._file import ModelFile, PredictorSpec
+from spinemets.local_model._file import ModelFile, PredictorSpec, model_label
 from spinemets.scores import registry
 from spinemets.scores._columns import column_for
 
@@ -140,7 +140,7 @@ def check_predictors(model: ModelFile) -> None:
                 "e.g. kps, primary, albumin_g_per_dl)", value=p.column)
 
 
-def _value(slug: str, name: str, raw: Any) -> tuple[Any, str | None]:
+def _value(name: str, raw: Any) -> tuple[Any, str | None]:
     if name in ANALYTES and isinstance(raw, Mapping):
         lab = parse_lab(name, raw)
         return float(lab.canonical), lab.canonical_unit
@@ -176,7 +176,7 @@ def case_columns(inputs: Iterable[ScoreInputs]
                 per_lesion.add(column)
                 fields.setdefault(column, (f"lesions[{given.lesion_index}].{name}",))
             if column not in values:
-                values[column] = _value(given.slug, name, raw)
+                values[column] = _value(name, raw)
     return values, fields, per_lesion, len(lesions)
 
 
@@ -258,8 +258,10 @@ def predict(model: ModelFile, assessment: Assessment) -> LocalPrediction:
     corrected = None if apparent is None or optimism is None else apparent - optimism
     validation = (f"{model.validation.resamples} bootstrap resamples (optimism correction); "
                   f"{model.data.events} events among {model.data.complete_cases} patients")
+    # the label from the file's own fields (never its free-text "label", which could disagree)
     return LocalPrediction(
-        label=model.label, name=model.name, fitted=model.fitted[:10],
+        label=model_label(model.name, model.fitted, model.data.complete_cases),
+        name=model.name, fitted=model.fitted[:10],
         patients=model.data.complete_cases, events=model.data.events, computed=computed,
         survival=survival, linear_predictor=lp, inputs=tuple(inputs),
         not_computed=tuple(problems), harrell_c_corrected=corrected,
