@@ -177,6 +177,25 @@ def test_an_unseen_category_is_not_computed(model_path: Path, tmp_path: Path) ->
         f"not computed: primary value '{unseen}' was not seen when the model was fitted"]
 
 
+def test_a_per_lesion_predictor_needs_a_single_lesion(tmp_path: Path) -> None:
+    pq.write_table(synth_known_hazard(400, 7), tmp_path / "cohort.parquet")
+    score_file(tmp_path / "cohort.parquet", tmp_path / "scored.parquet", keep="all")
+    data = read_cohort(tmp_path / "scored.parquet", time_column="time_months",
+                       event_column="event")
+    model = fit_model(data, FitOptions(predictors=("kps", "escc"), resamples=1, seed=1,
+                                       name="lesion-site", force=True))
+    one = plan(CASE, local_model=model).to_dict()["local_model"]
+    assert one["status"] == "computed", one["not_computed"]
+    assert {i["predictor"]: i["fields"] for i in one["inputs"]}["escc"] == ["lesions[0].escc"]
+    two = copy.deepcopy(CASE)
+    two["lesions"].append({"levels": ["L3"], "pain": "none", "escc": "0"})
+    entry = plan(two, local_model=model).to_dict()["local_model"]
+    assert entry["status"] == "not computed"
+    assert entry["not_computed"] == [
+        "not computed: escc is recorded per lesion and the case has 2 lesions (the model was "
+        "fitted on one lesion a patient)"]
+
+
 def test_reports_show_the_label_and_basis(model_path: Path) -> None:
     data = plan(CASE, local_model=load_local_model(model_path)).to_dict()
     report = build_report(data, CASE)
