@@ -1,4 +1,4 @@
-"""The ``spinemets`` command line: commands generated from the registry, one module per area.
+"""The typer application of the ``spinemets`` command line (``spinemets.cli.app``).
 
 Each area module exposes ``register(app)``; a module whose optional dependencies are missing is
 skipped, so the bare score CLI works with the core install alone.
@@ -12,7 +12,7 @@ import typer
 
 from spinemets.cli._guard import GuardedGroup
 
-__all__ = ["app", "main"]
+__all__ = ["app"]
 
 app = typer.Typer(
     cls=GuardedGroup,
@@ -34,7 +34,3 @@ for _name in ("_scores", "_case", "_report", "_serve", "_cohort", "_users", "_db
         raise
     _module.register(app)
 
-
-def main() -> None:
-    """Entry point of the ``spinemets`` console script and ``python -m spinemets``."""
-    app()
