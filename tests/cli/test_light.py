@@ -8,9 +8,12 @@ import subprocess
 import sys
 
 import pytest
+import typer
+import typer.main
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
-from spinemets.cli import _light, app
+from spinemets.cli import _app, _light, app
 from spinemets.cli._scores import OutputFormat
 
 runner = CliRunner()
@@ -92,3 +95,57 @@ def test_printing_error_is_one_line(monkeypatch: pytest.MonkeyPatch,
         _light.run(["scores"])
     assert info.value.code == 70
     assert capsys.readouterr().err == "error: internal error (ValueError): bad\n"
+
+
+# --------------------------------------------------------------------------- one area per run
+
+
+def _commands(application: typer.Typer) -> dict[str, object]:
+    group = typer.main.get_command(application)
+    assert isinstance(group, TyperGroup)
+    return dict(group.commands)
+
+
+def test_command_areas_name_the_area_of_each_command() -> None:
+    full = _commands(_app.build())
+    assert set(_app.COMMAND_AREAS) <= set(full)
+    for command, area in _app.COMMAND_AREAS.items():
+        assert command in _commands(_app.build((area,))), command
+    # a command left out is alone in its area (typer would run it without its name)
+    for command in set(full) - set(_app.COMMAND_AREAS):
+        alone = [a for a in _app.AREAS if command in _commands(_app.build((a, "_scores")))]
+        assert len(alone) == 1, command
+        assert set(_commands(_app.build((alone[0], "_scores")))) == {command, "scores",
+                                                                       "score"}
+
+
+def test_building_twice_registers_nested_groups_once() -> None:
+    _app.build()
+    full = typer.main.get_command(_app.build())
+    assert isinstance(full, TyperGroup)
+    cohort = full.commands["cohort"]
+    imaging = full.commands["imaging"]
+    assert isinstance(cohort, TyperGroup)
+    assert isinstance(imaging, TyperGroup)
+    assert list(cohort.commands).count("model") == 1
+    assert list(imaging.commands) == ["measure"]
+
+
+@pytest.mark.parametrize("args", [
+    ["cohort", "--help"], ["cohort", "model", "--help"], ["score", "--help"], ["user", "--help"],
+    ["imaging", "measure", "--help"], ["triage", "-a", "limb_weakness=yes"],
+    ["score", "nope"], ["cohort", "nope"], ["nope"], ["report", "--help"],
+])
+def test_one_area_app_prints_what_the_full_app_prints(args: list[str]) -> None:
+    """``spinemets X ...`` (only X's area built) against the app with every area."""
+    env = {**os.environ, "COLUMNS": "100"}
+    partial = subprocess.run([sys.executable, "-c", PARTIAL, *args], capture_output=True,
+                             text=True, check=False, timeout=120, env=env)
+    full = subprocess.run([sys.executable, "-c", FULL, *args], capture_output=True, text=True,
+                          check=False, timeout=120, env=env)
+    assert (partial.returncode, partial.stdout, partial.stderr) == (
+        full.returncode, full.stdout, full.stderr)
+
+
+FULL = "from spinemets.cli import app\napp(prog_name='spinemets')\n"
+PARTIAL = "import sys\nsys.argv[0] = 'spinemets'\nfrom spinemets.cli import main\nmain()\n"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["FORMATS", "dump_json", "listing_format", "print_scores", "run"]
+__all__ = ["FORMATS", "completing", "dump_json", "listing_format", "print_scores", "run"]
 
 #: Output formats of ``spinemets scores`` (the values of ``_scores.OutputFormat``).
 FORMATS = ("json", "jsonl", "text")
@@ -73,7 +73,7 @@ def listing_format(args: Sequence[str]) -> str | None:
     return value if value in FORMATS else None
 
 
-def _completing() -> bool:
+def completing() -> bool:
     """Whether a shell-completion request is in the environment (typer answers those)."""
     return any(key.startswith("_") and key.endswith("_COMPLETE") for key in os.environ)
 
@@ -81,7 +81,7 @@ def _completing() -> bool:
 def run(args: Sequence[str]) -> bool:
     """Run ``args`` here if it is a plain registry listing; False to leave it to typer."""
     fmt = listing_format(args)
-    if fmt is None or _completing():
+    if fmt is None or completing():
         return False
     try:
         from spinemets.scores._index import summaries  # noqa: PLC0415
