@@ -8,7 +8,7 @@ were built from: the score tables, the histology catalogue the tables are checke
 the code that loads, checks and summarises them.
 
 The tables stay the one source of truth. :func:`summaries` uses the index only when that hash
-matches the files as they are now (read and hashed on every call, about a millisecond);
+matches the files as they are now (read and hashed on every call, 1-2 ms);
 otherwise (a table edited and the index not regenerated, a new table, a package installed
 without its sources) it loads the registry as before. Nothing is written at run time, so
 several processes never race on it; a test fails when the committed index is out of date.
