@@ -140,3 +140,26 @@ def test_each_unknown_has_the_consequence_the_whole_engine_gives(ref: str) -> No
             continue
         expected = _expected(document, path, _candidates(case))
         assert listed.get(path) == expected, f"{ref}: {path} is {listed.get(path)}, not {expected}"
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("performance.kps", list(range(0, 101, 10))),
+    ("performance.ecog", [0, 1, 2, 3, 4, 5]),
+    ("cancer.overrides.tokuhashi_primary_points", [0, 1, 2, 3, 4, 5]),
+])
+def test_a_small_whole_number_is_tried_at_every_allowed_value(path: str, expected: list[int],
+                                                              ) -> None:
+    # Before the case format's schema stated its ranges, KPS was tried at 0, 50, 100, 150 and
+    # 200 (two refused) and ECOG at 0 only, so an ECOG of 3 or 4 was never tried.
+    assert _values(path, TODAY) == expected
+
+
+def test_counts_and_ranges_are_tried_where_the_scores_change() -> None:
+    counts = _values("disease.extraspinal_bone_metastases", TODAY) or []
+    assert {0, 1, 2, 3} <= set(counts)  # Tokuhashi: 0 / 1-2 / 3 or more
+    ages = _values("patient.age_years", TODAY) or []
+    assert min(ages) == 0 and max(ages) == 130
+    assert any(a < 18 for a in ages) and any(18 <= a <= 50 for a in ages) and any(
+        a > 50 for a in ages)
+    for value in (*counts, *ages, *(_values("performance.kps", TODAY) or [])):
+        assert value == value  # no NaN

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -142,6 +143,26 @@ def _flag(value: object) -> object:
                    allowed=("true", "false", "null"))
 
 
+@dataclass(frozen=True)
+class _Range:
+    """The allowed range of a number, stated in the case format's JSON schema (``minimum``,
+    ``maximum``, ``multipleOf``): the checks themselves are the validators beside it, and the
+    schema lets a reader, and the ranking of unknowns, know the values a field takes."""
+
+    low: float
+    high: float | None
+    step: int | None = None
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> Any:
+        schema = handler(core_schema)
+        schema["minimum"] = self.low
+        if self.high is not None:
+            schema["maximum"] = self.high
+        if self.step is not None:
+            schema["multipleOf"] = self.step
+        return schema
+
+
 def _integer(low: int, high: int | None, step: int = 1, what: str = "") -> BeforeValidator:
     domain = f"{low}-{high}" if high is not None else f">= {low}"
     if step != 1:
@@ -226,7 +247,7 @@ EsccT = Literal["0", "1a", "1b", "1c", "2", "3"]
 YesNoT = Literal["yes", "no", "unknown"]
 RtTechniqueT = Literal["conventional", "sbrt"]
 YesNo = Annotated[YesNoT | None, _choice(YesNoT), BeforeValidator(_yes_no)]
-Count = Annotated[int | None, _integer(0, None, what="a count of 0 or more")]
+Count = Annotated[int | None, _integer(0, None, what="a count of 0 or more"), _Range(0, None, 1)]
 
 
 class _Section(BaseModel):
@@ -236,9 +257,9 @@ class _Section(BaseModel):
 class Patient(_Section):
     """Age, sex and weight (Cockcroft-Gault inputs)."""
 
-    age_years: Annotated[float | None, _number(0, 130, "age in years")] = None
+    age_years: Annotated[float | None, _number(0, 130, "age in years"), _Range(0, 130)] = None
     sex: Annotated[SexT | None, _choice(SexT)] = None
-    weight_kg: Annotated[float | None, _number(1, 400, "weight in kg")] = None
+    weight_kg: Annotated[float | None, _number(1, 400, "weight in kg"), _Range(1, 400)] = None
     preferred_language: Annotated[str | None, Field(max_length=100)] = None
     interpreter_needed: Flag = None
 
@@ -256,7 +277,7 @@ class Overrides(_Section):
     """Clinician choices where the catalogue says "ask", or to overrule it."""
 
     tomita_growth: Annotated[GrowthT | None, _choice(GrowthT)] = None
-    tokuhashi_primary_points: Annotated[int | None, _integer(0, 5)] = None
+    tokuhashi_primary_points: Annotated[int | None, _integer(0, 5), _Range(0, 5, 1)] = None
     katagiri_group: Annotated[GrowthT | None, _choice(GrowthT)] = None
     radiosensitivity: Annotated[RadioT | None, _choice(RadioT)] = None
 
@@ -278,8 +299,10 @@ class Cancer(_Section):
 class Performance(_Section):
     """KPS and ECOG, each recorded as measured (never derived from the other)."""
 
-    kps: Annotated[int | None, _integer(0, 100, 10, "KPS is 0-100 in steps of 10")] = None
-    ecog: Annotated[int | None, _integer(0, 5, what="ECOG is a whole number 0-5")] = None
+    kps: Annotated[int | None, _integer(0, 100, 10, "KPS is 0-100 in steps of 10"),
+                   _Range(0, 100, 10)] = None
+    ecog: Annotated[int | None, _integer(0, 5, what="ECOG is a whole number 0-5"),
+                    _Range(0, 5, 1)] = None
 
 
 class Neurology(_Section):
@@ -342,9 +365,9 @@ class Lesion(_Section):
     prior_radiotherapy: Flag = None
     prior_radiotherapy_date: Annotated[dt.date | None, BeforeValidator(_date)] = None
     prior_radiotherapy_dose_gy: Annotated[
-        float | None, _number(0.1, 200, "total dose in Gy, 0.1-200")] = None
+        float | None, _number(0.1, 200, "total dose in Gy, 0.1-200"), _Range(0.1, 200)] = None
     prior_radiotherapy_fractions: Annotated[
-        int | None, _integer(1, 100, what="number of fractions, 1-100")] = None
+        int | None, _integer(1, 100, what="number of fractions, 1-100"), _Range(1, 100, 1)] = None
     prior_radiotherapy_technique: Annotated[RtTechniqueT | None, _choice(RtTechniqueT)] = None
     imaging_date: Annotated[dt.date | None, BeforeValidator(_date)] = None
     radiosensitivity: Annotated[RadioT | None, _choice(RadioT)] = None

@@ -32,7 +32,10 @@ __all__ = ["CONSEQUENCES", "Consequence", "clear_cache", "rank_unknowns"]
 Consequence = Literal["triage", "decision", "score", "unlisted"]
 #: Consequence groups in the order the first screen shows them.
 CONSEQUENCES: Final[tuple[Consequence, ...]] = ("triage", "decision", "score", "unlisted")
-_NUMBER_STEPS: Final = 4
+#: Intervals of the grid tried over a number's range (9 values: an age every 16 years).
+_NUMBER_STEPS: Final = 8
+#: A whole number with at most this many allowed values is tried at every one of them.
+_ALL_VALUES: Final = 12
 #: Rankings remembered per (case, date, candidates): a results page, its print view and PDF of
 #: one case version rank once. Plans are deterministic, so a remembered ranking is the same.
 _CACHE_SIZE: Final = 256
@@ -62,10 +65,16 @@ def _resolve(node: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
+#: Keywords stated beside ``anyOf`` (an optional number's range) that apply to its options.
+_RANGE_KEYS: Final = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
+
+
 def _options(node: dict[str, Any]) -> list[dict[str, Any]]:
     node = _resolve(node)
     if "anyOf" in node:
-        return [o for sub in node["anyOf"] for o in _options(sub) if o.get("type") != "null"]
+        shared: dict[str, Any] = {k: node[k] for k in _RANGE_KEYS if k in node}
+        return [{**o, **shared} if o.get("type") in ("integer", "number") else o
+                for sub in node["anyOf"] for o in _options(sub) if o.get("type") != "null"]
     return [node]
 
 
@@ -84,14 +93,24 @@ def _field_schema(path: str) -> dict[str, Any] | None:
     return node
 
 
-def _grid(option: dict[str, Any]) -> list[float]:
+def _grid(option: dict[str, Any]) -> list[Any]:
+    """The numbers tried for a field: every value when there are few (KPS, ECOG), the small
+    counts and a spread for an open count, a grid over the range otherwise (the case format's
+    schema states each range, ``minimum``/``maximum``/``multipleOf``)."""
     low = option.get("minimum", option.get("exclusiveMinimum", 0))
-    high = option.get("maximum", option.get("exclusiveMaximum", max(low, 0) + 200))
-    step = (high - low) / _NUMBER_STEPS
-    values = [low + step * i for i in range(_NUMBER_STEPS + 1)]
+    high = option.get("maximum", option.get("exclusiveMaximum"))
     if option.get("type") == "integer":
-        return sorted({round(v) for v in values})
-    return values
+        step = int(option.get("multipleOf", 1))
+        if high is None:  # a count: the thresholds the scores use are small numbers
+            return [low + step * i for i in (0, 1, 2, 3, 4, 5, 10, 50)]
+        every = list(range(int(low), int(high) + 1, step))
+        if len(every) <= _ALL_VALUES:
+            return every
+        return sorted({int(low + round((high - low) * i / _NUMBER_STEPS / step) * step)
+                       for i in range(_NUMBER_STEPS + 1)} | set(every[:4]))
+    if high is None:
+        high = max(low, 0) + 200
+    return [low + (high - low) * i / _NUMBER_STEPS for i in range(_NUMBER_STEPS + 1)]
 
 
 def _values(path: str, today: dt.date) -> list[Any] | None:
