@@ -23,8 +23,9 @@ from typing import Any
 from spinemets.case import MAX_LESIONS, Case, Lesion, assess, load_case
 from spinemets.domain import LEVELS
 from spinemets.errors import CaseFormatError
+from spinemets.rules import _plan as _plan_module
 from spinemets.rules import plan
-from spinemets.rules._consequence import clear_cache
+from spinemets.rules._plan import clear_caches
 
 _ESCC = ("0", "1a", "1b", "1c", "2", "3")
 
@@ -65,9 +66,20 @@ def beyond_limit(lesions: int) -> Case:
 
 
 def _cold_plan(case: Case) -> object:
-    """plan() without the remembered ranking of unknowns (every run ranks them again)."""
-    clear_cache()
+    """plan() with nothing remembered (ranking of unknowns, triage and scores computed again)."""
+    clear_caches()
     return plan(case)
+
+
+def _without_ranking(case: Case) -> object:
+    """plan() as before the ranking of unknowns existed (the engine alone, for comparison)."""
+    saved = _plan_module.rank_unknowns
+    _plan_module.rank_unknowns = lambda *args, **kwargs: ()
+    try:
+        clear_caches()
+        return plan(case)
+    finally:
+        _plan_module.rank_unknowns = saved
 
 
 def main() -> None:
@@ -76,12 +88,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--beyond", type=int, nargs="*", default=[120, 480])
     args = parser.parse_args()
-    print("plan() time against the number of lesions (in process, median)")
-    print(f"{'lesions':>8} {'plan ms':>9} {'ms/lesion':>10}")
+    print("plan() time against the number of lesions (in process, median CPU ms; nothing")
+    print("remembered between runs; 'engine' is the plan without ranking its unknowns)")
+    print(f"{'lesions':>8} {'plan ms':>9} {'ms/lesion':>10} {'engine ms':>10} {'ranking':>8}")
     for n in args.lesions:
         case = load_case(case_with(n))
         ms = median_ms(lambda case=case: _cold_plan(case), args.repeat)  # type: ignore[misc]
-        print(f"{n:>8} {ms:>9.2f} {ms / n:>10.3f}")
+        engine = median_ms(lambda case=case: _without_ranking(case),  # type: ignore[misc]
+                           args.repeat)
+        print(f"{n:>8} {ms:>9.2f} {ms / n:>10.3f} {engine:>10.2f} {ms / engine:>7.1f}x")
     try:
         load_case(case_with(MAX_LESIONS + 3))
     except CaseFormatError as exc:
@@ -91,7 +106,7 @@ def main() -> None:
         ms = median_ms(lambda case=case: _cold_plan(case), 3)  # type: ignore[misc]
         print(f"{n:>8} {ms:>9.2f} {ms / n:>10.3f}   (engine only: levels unknown)")
     one = load_case(case_with(1))
-    ms = median_ms(lambda: assess(one), max(args.repeat, 200))
+    ms = median_ms(lambda: (clear_caches(), assess(one)), max(args.repeat, 200))
     print(f"assess(), one lesion, in process: {ms:.3f} ms (target < 1 ms)")
 
 

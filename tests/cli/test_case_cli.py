@@ -61,6 +61,23 @@ def test_triage_flags_and_interactive() -> None:
     assert "EMERGENCY" in interactive.stdout
 
 
+def test_interactive_triage_skips_questions_that_cannot_change_the_result() -> None:
+    """Issue 21: no cancer, "No" to every warning sign and to back pain: 9 questions asked."""
+    result = runner.invoke(app, ["triage", "-i"], input="3\n" + "2\n" * 8)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("[1=") == 9  # cancer, the 7 warning signs and back pain
+    assert "Where is the pain worst" not in result.stdout
+    assert "ROUTINE" in result.stdout
+    # answers given with -a are not asked again, and they decide what is skipped
+    given = runner.invoke(app, ["triage", "-a", "cancer_status=none", "-a", "back_pain=no", "-i"],
+                          input="2\n" * 7)
+    assert given.exit_code == 0, given.output
+    assert given.stdout.count("[1=") == 7 and "ROUTINE" in given.stdout
+    bad = runner.invoke(app, ["triage", "-a", "limb_weakness=perhaps", "-i"], input="")
+    assert bad.exit_code != 0 and "limb_weakness" in bad.stderr
+    assert "Traceback" not in bad.output
+
+
 def test_non_utf8_case_exits_2_naming_file_and_offset(tmp_path: Path) -> None:
     path = tmp_path / "case.yaml"
     path.write_bytes(b"format: spinemets-case/1\nid: caf\xe9\n")

@@ -44,24 +44,54 @@ def test_api_triage_new_answers_reach_emergency(client: TestClient,
     assert response.json()["level"] == "emergency"
 
 
-def test_checker_asks_every_question_one_per_page(client: TestClient) -> None:
+def _walk(client: TestClient, answers: dict[str, str]) -> list[str]:
+    """Follow the checker from its start page, answering ``answers`` (else "No"/"Lower back")."""
     first = re.search(r'href="/check/q/([a-z_0-9]+)"', client.get("/check").text)
     assert first is not None
-    asked = []
+    asked: list[str] = []
     qid: str | None = first.group(1)
     while qid is not None:
         page = client.get(f"/check/q/{qid}")
         assert page.status_code == 200
         assert page.text.count('name="answer"') >= 2
         asked.append(qid)
-        # "No" (or the last option) never reaches emergency, so every page is shown
-        location = _answer(client, qid, '"none"' if qid == "cancer_status" else "false"
-                           if qid != "pain_location" else '"lumbar"')
+        counter = re.search(r"Question (\d+) of (\d+)", page.text)
+        assert counter is not None and int(counter.group(1)) == len(asked)
+        assert int(counter.group(1)) <= int(counter.group(2)) <= len(QUESTION_IDS)
+        key = answers.get(qid, '"none"' if qid == "cancer_status" else '"lumbar"'
+                          if qid == "pain_location" else "false")
+        location = _answer(client, qid, key)
         qid = location.removeprefix("/check/q/") if "/check/q/" in location else None
+    return asked
+
+
+def test_checker_asks_every_question_one_per_page(client: TestClient) -> None:
+    """Cancer, back pain that started suddenly but eases with rest, and "No" to the rest: no
+    answer rules a question out, so every page is shown, in order."""
+    asked = _walk(client, {"cancer_status": '"known"', "back_pain": "true",
+                           "pain_onset_sudden": "true", "pain_better_with_rest": "true"})
     assert asked == QUESTION_IDS
-    result = client.get("/check/result")
-    assert result.status_code == 200
-    assert 'data-level="routine"' in result.text
+    assert 'data-level="soon"' in client.get("/check/result").text
+
+
+@pytest.mark.parametrize("status", ['"none"', '"known"', '"suspected"', '"unknown"'])
+def test_no_back_pain_and_no_warning_signs_asks_nine_questions(client: TestClient,
+                                                               status: str) -> None:
+    """Issue 21 (target: at most 9): after "No" to back pain no pain or red-flag question can
+    change the advice, so they are skipped: cancer status, the 7 warning signs, back pain."""
+    asked = _walk(client, {"cancer_status": status})
+    assert asked == ["cancer_status", "limb_weakness", "difficulty_walking",
+                     "numbness_or_tingling", "saddle_numbness", "bladder_or_bowel_dysfunction",
+                     "rapidly_progressive", "radicular_pain", "back_pain"]
+    result = client.get("/check/result").text
+    if status == '"unknown"':  # "not sure" about cancer is never a no: not reassured
+        assert "No warning signs in your answers" not in result
+        assert 'data-level="incomplete"' in result
+        return
+    assert 'data-level="routine"' in result
+    assert "No warning signs in your answers" in result
+    assert "data-open-questions" not in result and "/check/q/" not in result.split(
+        "Why we say this")[0]
 
 
 def test_emergency_answer_goes_straight_to_the_advice(client: TestClient) -> None:

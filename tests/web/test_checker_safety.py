@@ -14,6 +14,8 @@ earlier question again), skipping by URL, change links, starting again.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import re
 import tempfile
 from collections.abc import Iterator
@@ -231,13 +233,21 @@ def test_all_no_is_the_only_way_to_reassurance(app_client: TestClient) -> None:
 
 def test_answers_after_an_emergency_move_on_instead_of_bouncing_back(
         app_client: TestClient) -> None:
-    """After an emergency result, the link to the next question keeps working."""
+    """After an emergency result, the link to the next question keeps working.
+
+    With cancer, the warning signs can still add the cord-compression rule to the emergency
+    (its advice and basis), so they are asked; without cancer nothing can change the emergency
+    advice any more, and the questions end (skip logic, issue 21).
+    """
     client = app_client
     client.cookies.clear()
     assert _post(client, "rapidly_progressive", _key("rapidly_progressive", True)) == \
         "/check/result"
-    location = _post(client, "cancer_status", _key("cancer_status", "none"))
+    location = _post(client, "cancer_status", _key("cancer_status", "known"))
     assert location == f"/check/q/{WARNING_SIGNS[0]}"
+    client.cookies.clear()
+    _post(client, "rapidly_progressive", _key("rapidly_progressive", True))
+    assert _post(client, "cancer_status", _key("cancer_status", "none")) == "/check/result"
 
 
 @pytest.mark.parametrize("path", ["/", "/guide", "/clinics", "/accessibility", "/check",
@@ -431,6 +441,28 @@ def test_answer_cookies_are_signed_and_secure(app_client: TestClient) -> None:
             client.cookies.set(cookie, text, domain="testserver.local", path="/check")
         assert client.get("/check/result", follow_redirects=False).status_code == 303
         client.cookies.clear()
+
+
+def test_answer_cookies_cannot_be_read_by_the_browser(app_client: TestClient) -> None:
+    """The answer is encrypted: nothing of the question or the answer shows in the cookie,
+    and a value sealed for another purpose (the device cookie's key) does not open."""
+    client = app_client
+    client.cookies.clear()
+    response = _send(client, {}, "limb_weakness", "true")
+    name, value = next(iter(_apply({}, response).items()))
+    decoded = b""
+    for text in (value, value.split(".")[0]):  # neither the token nor a signed payload part
+        with contextlib.suppress(ValueError):
+            decoded += base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    for secret in (b"limb_weakness", b"true", b"weakness"):
+        assert secret not in value.encode() and secret not in decoded
+    state = client.app.state.spinemets  # type: ignore[attr-defined]
+    other = state.sealer("spinemets-device-cookie").dumps(
+        [name.removeprefix("sm_check_"), "limb_weakness", "true", 1])
+    client.cookies.clear()
+    client.cookies.set(name, other, domain="testserver.local", path="/check")
+    assert client.get("/check/result", follow_redirects=False).status_code == 303
+    client.cookies.clear()
 
 
 def test_answer_cookies_are_not_secure_in_development_only() -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from spinemets.case._load import load_case
@@ -325,9 +326,25 @@ def _result_dict(result: ScoreResult, given: ScoreInputs) -> dict[str, Any]:
     return out
 
 
+@lru_cache(maxsize=4096)
+def _score_of(slug: str, items: tuple[tuple[str, Any], ...], lesion: str | None) -> ScoreResult:
+    """A score on hashable inputs, remembered: results are immutable and deterministic, and the
+    plan's ranking of unknowns assesses many variants of one case that share most scores."""
+    return score(slug, dict(items), lesion=lesion)
+
+
+def _score(given: ScoreInputs) -> ScoreResult:
+    items = tuple(sorted(given.inputs.items()))
+    try:
+        hash(items)
+    except TypeError:  # an input that is a list or a mapping: computed, not remembered
+        return score(given.slug, given.inputs, lesion=given.lesion)
+    return _score_of(given.slug, items, given.lesion)
+
+
 def _run(given: ScoreInputs) -> ScoreResult:
     try:
-        result = score(given.slug, given.inputs, lesion=given.lesion)
+        result = _score(given)
     except InputError as exc:  # pragma: no cover - the case model already rejects these
         prefix = "" if given.lesion_index is None else f"lesions[{given.lesion_index}]."
         raise exc.prefixed(prefix) from None

@@ -100,11 +100,18 @@ def _parse_answer(text: str) -> Any:
     return mapping.get(lowered, text.strip())
 
 
-def _ask_all() -> dict[str, Any]:
+def _ask_all(given: dict[str, Any]) -> dict[str, Any]:
+    """Ask the questions not in ``given`` one by one, in order, until an emergency.
+
+    A question is skipped when no answer to it can change the result
+    (``spinemets.rules.open_questions``, read from the rule table).
+    """
     from spinemets.rules import TRIAGE_QUESTIONS, triage  # noqa: PLC0415
 
-    answers: dict[str, Any] = {}
+    answers: dict[str, Any] = dict(given)
     for question in TRIAGE_QUESTIONS:
+        if question.id in given or question.id not in triage(answers).open_questions:
+            continue
         choices = {str(i): o.value for i, o in enumerate(question.options, start=1)}
         shown = ", ".join(f"{i}={o.label}" for i, o in enumerate(question.options, start=1))
         reply = typer.prompt(f"{question.text} [{shown}]", default=str(len(choices)))
@@ -131,7 +138,10 @@ def triage_command(
             fail(InputError.single(raw, "an answer is written QUESTION=VALUE"))
         answers[key.strip()] = _parse_answer(value)
     if interactive:
-        answers |= _ask_all()
+        try:
+            answers = _ask_all(answers)
+        except InputError as exc:
+            fail(exc)
     try:
         result = triage(answers).to_dict()
     except InputError as exc:

@@ -145,10 +145,11 @@ def rank_unknowns(case: Case, candidates: Iterable[str], today: dt.date,
                   ) -> tuple[tuple[str, Consequence], ...]:
     """The candidates that can change the plan, each with its largest consequence, ordered.
 
-    A lesion's own field is tried on the case with that lesion alone (the plan of one lesion
-    does not read the others), so the work grows linearly with the number of lesions. Triage
-    is checked first and alone (it reads no score); a full plan is run only when triage
-    does not change, and stops at the first value that changes a decision.
+    Every value is tried on the whole case: a lesion's field can change the other lesions'
+    plans through the patient-level facts drawn from every lesion (worst SINS and ESCC, pain,
+    fracture, number of lesions). Triage is checked first and alone (it reads no score); a
+    full plan is run only when triage does not change, and stops at the first value that
+    changes a decision.
     """
     candidates = list(dict.fromkeys(candidates))
     if not candidates:
@@ -190,74 +191,61 @@ def _rank(document: dict[str, Any], candidates: list[str], today: dt.date,
           signature: Callable[[Case], _Signature],
           triage_level: Callable[[Case], tuple[str, bool]],
           ) -> tuple[tuple[str, Consequence], ...]:
-    bases: dict[int | None, tuple[dict[str, Any], _Signature | None]] = {}
+    base: _Signature | None = None
     ranked: list[tuple[int, int, str, Consequence]] = []
     for position, path in enumerate(candidates):
         values = _values(path, today)
-        if values is None:
-            ranked.append((CONSEQUENCES.index("unlisted"), position, path, "unlisted"))
-            continue
-        key, local = _scope_of(path)
-        if key not in bases:
-            sub = document if key is None else {**document,
-                                                "lesions": [document["lesions"][key]]}
-            bases[key] = (sub, None)
-        sub, base = bases[key]
-        variants = list(_variants(sub, local, values))
-        if not variants:  # no value the case format takes: kept, never hidden on a guess
+        variants = [] if values is None else list(_variants(document, path, values))
+        if values is None or not variants:
+            # values that cannot be listed, or none the case format takes: kept, never hidden
             ranked.append((CONSEQUENCES.index("unlisted"), position, path, "unlisted"))
             continue
         if base is None:
             try:
-                base = signature(load_case(sub))
+                base = signature(load_case(document))
             except SpinemetsError:  # a case built past the format's limits: kept, unranked
                 ranked.append((CONSEQUENCES.index("unlisted"), position, path, "unlisted"))
                 continue
-            bases[key] = (sub, base)
         worst = _worst(base, variants, signature, triage_level)
         if worst is None:
-            worst = _jointly(sub, local, values, candidates=candidates, key=key, today=today,
+            worst = _jointly(document, path, values, candidates=candidates, today=today,
                              signature=signature, triage_level=triage_level)
         if worst is not None:
             ranked.append((CONSEQUENCES.index(worst), position, path, worst))
     return tuple((path, kind) for _, _, path, kind in sorted(ranked))
 
 
-def _scope_of(path: str) -> tuple[int | None, str]:
-    """(lesion index or None, the path inside the case that lesion is tried in alone)."""
+def _group_of(path: str) -> int | None:
+    """The lesion a field belongs to (None: a patient-level field)."""
     match = _LESION.match(path)
-    if match is None:
-        return None, path
-    return int(match.group(1)), f"lesions[0].{match.group(2)}"
+    return None if match is None else int(match.group(1))
 
 
-def _jointly(sub: dict[str, Any], local: str, values: list[Any], *, candidates: list[str],
-             key: int | None, today: dt.date, signature: Callable[[Case], _Signature],
+def _jointly(document: dict[str, Any], path: str, values: list[Any], *, candidates: list[str],
+             today: dt.date, signature: Callable[[Case], _Signature],
              triage_level: Callable[[Case], tuple[str, bool]]) -> Consequence | None:
     """An input that changes nothing alone may need another missing input (a creatinine
     without a weight gives no clearance): try it again with the other missing inputs of the
-    same case (or lesion) filled with a middle value of theirs."""
-    filled = sub
+    same group (the patient, or the same lesion) filled with a middle value of theirs."""
+    group = _group_of(path)
+    filled = document
     for other in candidates:
-        other_key, other_local = _scope_of(other)
-        if other_key != key:
-            continue
         options = _values(other, today)
-        if other_local == local or not options:
+        if other == path or _group_of(other) != group or not options:
             continue
-        trial = _with(filled, other_local, options[len(options) // 2])
+        trial = _with(filled, other, options[len(options) // 2])
         try:
             load_case(trial)
         except SpinemetsError:  # a value the case format refuses is not used
             continue
         filled = trial
-    if filled is sub:
+    if filled is document:
         return None
     try:
         base = signature(load_case(filled))
     except SpinemetsError:
         return None
-    return _worst(base, list(_variants(filled, local, values)), signature, triage_level)
+    return _worst(base, list(_variants(filled, path, values)), signature, triage_level)
 
 
 def _variants(document: dict[str, Any], path: str, values: list[Any]) -> Iterator[Case]:

@@ -78,6 +78,10 @@ class Fact:
         return None
 
 
+#: A fact no scope holds (Facts are immutable, so one object serves every lookup).
+_UNKNOWN = Fact(None)
+
+
 @dataclass(frozen=True, slots=True)
 class Condition:
     """``fact`` in/not in ``values``, or whether ``fact`` is unknown; or ``any`` of several."""
@@ -98,7 +102,9 @@ class Condition:
                 return False, ()
             return None, tuple(n for r, names in results if r is None for n in names)
         assert self.fact is not None
-        fact = facts.get(self.fact, Fact.unknown())
+        fact = facts.get(self.fact)
+        if fact is None:
+            fact = _UNKNOWN
         if self.unknown is not None:
             return (fact.possible is None) == self.unknown, ()
         if fact.possible is None:

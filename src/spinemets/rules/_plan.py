@@ -20,11 +20,12 @@ import datetime as dt
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from typing import Any
 
 from spinemets.case import Assessment, Case, assess, load_case
 from spinemets.rules._checks import consistency
-from spinemets.rules._consequence import _Signature, rank_unknowns
+from spinemets.rules._consequence import _Signature, clear_cache, rank_unknowns
 from spinemets.rules._engine import Fact, Firing, Rule, all_rules, evaluate_rule, references
 from spinemets.rules._facts import ADULT_AGE_YEARS, PatientFacts, lesion_facts, patient_facts
 from spinemets.rules._fields import in_words, is_missing
@@ -68,7 +69,14 @@ def triage_case(case: Case | Mapping[str, Any]) -> TriageResult:
     answers["neurological_signs"] = (any(g != "E" for g in grades) or None) if grades else None
     if grades and all(g == "E" for g in grades):
         answers["neurological_signs"] = False
-    return triage(answers)
+    return _triage_of(tuple(sorted(answers.items())))
+
+
+@lru_cache(maxsize=1024)
+def _triage_of(answers: tuple[tuple[str, Any], ...]) -> TriageResult:
+    """Triage remembered per answers (immutable, deterministic; the ranking of unknowns
+    triages many variants of one case with the same answers)."""
+    return triage(dict(answers))
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +229,9 @@ def _winners(firings: Iterable[Firing]) -> dict[Slot, Firing]:
     return out
 
 
-def _stage_two_facts(run: _Run) -> None:
+def _stage_two_facts(run: _Run, bma: Fact | None = None) -> None:
+    """The facts stage-2 rules read: what stage 1 proposed (``bma``: given when ``run`` holds
+    lesion scopes only, see :func:`_decisions_by_scope`)."""
     winners = _winners(run.firings)
     slots = _slots(run.firings)
 
@@ -231,8 +241,9 @@ def _stage_two_facts(run: _Run) -> None:
                 if (w := winners.get(("recommendation", i, lesion))) is not None
                 and w.rule.status in statuses]
 
-    bma = Fact.known(bool(proposed(("bone_modifying_agent",), None)), ("cancer.primary",),
-                     "bone-modifying agent proposed")
+    if bma is None:
+        bma = Fact.known(bool(proposed(("bone_modifying_agent",), None)), ("cancer.primary",),
+                         "bone-modifying agent proposed")
     for scope in run.scopes:
         scope.facts["bma_proposed"] = bma
         if scope.lesion is None:
@@ -288,31 +299,133 @@ def _finish(run: _Run) -> _Run:
     return run
 
 
-def _inputs_key(run: _Run) -> Hashable:
-    """Everything the rules and the items read, before the rules run: the facts of every scope,
-    the clearance and dose, the consistency checks and the few case fields the items read
-    directly. Two cases with the same key get the same decisions (rules are functions of it)."""
-    facts = frozenset((scope.lesion, name, fact.possible, fact.unverified)
-                      for scope in run.scopes for name, fact in scope.facts.items())
+def _global_key(run: _Run) -> Hashable:
+    """What the items read besides the facts of their own scope (see :func:`_inputs_key`)."""
     case = run.case
     labs = frozenset(name for name in type(case.labs).model_fields
                      if case.labs.given(name) is not None)
-    checks = frozenset(c.to_flag()["id"] for c in consistency(case, run.patient.crcl))
-    return (run.triage.level, run.triage.provisional, facts, repr(run.patient.crcl),
+    checks = frozenset(c.check for c in consistency(case, run.patient.crcl))
+    return (run.triage.level, run.triage.provisional, repr(run.patient.crcl),
             repr(run.patient.zoledronic), checks, case.patient.age_years, case.patient.sex,
             case.cancer.primary, labs)
 
 
+#: Lesion facts the items read besides the rules (the dose schedules, :func:`_with_schedules`).
+_SCHEDULE_FACTS = ("escc_class", "lesion_pain", "sins_band", "fracture")
+
+
+@cache
+def _read_by(scope: str) -> tuple[str, ...]:
+    """The facts the decisions of a ``scope`` ("patient" or "lesion") can depend on: those the
+    scope's rules test, and for a lesion those its dose schedules read. Stage-2 facts (what
+    stage 1 proposed) are computed from the rules' results, so they need not be keyed."""
+    names = {n for rule in all_rules() if rule.scope == scope
+             for condition in rule.when for n in condition.facts()}
+    if scope == "lesion":
+        names.update(_SCHEDULE_FACTS)
+    return tuple(sorted(names))
+
+
+def _scope_key(scope: _Scope) -> tuple[Any, ...]:
+    facts = scope.facts
+    return tuple(None if (fact := facts.get(name)) is None else (fact.possible, fact.unverified)
+                 for name in _read_by("patient" if scope.lesion is None else "lesion"))
+
+
+_Keys = tuple[tuple[tuple[int | None, str | None, tuple[Any, ...]], ...], Hashable]
+
+
+def _inputs_key(run: _Run) -> _Keys:
+    """Everything the decisions read, before the rules run: per scope the facts its rules and
+    items read (:func:`_read_by`), the clearance and dose, the consistency checks and the few
+    case fields the items read directly. Two cases with the same key get the same decisions."""
+    return (tuple((scope.lesion, scope.label, _scope_key(scope)) for scope in run.scopes),
+            _global_key(run))
+
+
+def _decisions_by_scope(run: _Run, remembered: dict[Hashable, frozenset[tuple[Any, ...]]],
+                        keys: _Keys | None = None) -> frozenset[tuple[Any, ...]]:
+    """:func:`_decisions` of the prepared ``run``, scope by scope, each scope's part remembered.
+
+    A lesion's items and flags depend only on its facts that its rules and items read (which
+    include patient-level ones), on whether a bone-modifying agent is proposed (the patient
+    scope's stage 1) and on :func:`_global_key`; the patient's on the facts the patient rules
+    read and the same global key. So a value tried for one lesion's field evaluates that
+    lesion again and finds the others remembered. The only decision drawn from every scope at
+    once, "no patient-level treatment rule applies", is added over the union; the
+    consistency checks and the under-18 flag are added once. Equal to
+    ``_decisions(_finish(run))`` (tested). ``keys``: :func:`_inputs_key` of ``run``, if known.
+    """
+    scope_keys, common = keys if keys is not None else _inputs_key(run)
+    by_scope = {lesion: key for lesion, _, key in scope_keys}
+    patient_scope = run.by_lesion[None]
+    key = (None, by_scope[None], common)
+    if key not in remembered:
+        mini = _Run(run.case, run.assessment, run.triage, run.patient,
+                    [_Scope(None, None, dict(patient_scope.facts))])
+        _finish(mini)
+        remembered[key] = _scope_decisions(mini)
+        remembered[(key, "bma")] = frozenset({
+            (mini.by_lesion[None].facts["bma_proposed"].possible,)})
+    out = set(remembered[key])
+    (bma_possible,), = remembered[(key, "bma")]
+    bma = Fact(bma_possible, ("cancer.primary",), "bone-modifying agent proposed")
+    for scope in run.scopes:
+        if scope.lesion is None:
+            continue
+        lesion_key = (scope.lesion, scope.label, by_scope[scope.lesion], bma_possible, common)
+        if lesion_key not in remembered:
+            mini = _Run(run.case, run.assessment, run.triage, run.patient,
+                        [_Scope(scope.lesion, scope.label, dict(scope.facts))])
+            _evaluate(mini, 1)
+            _stage_two_facts(mini, bma)
+            _evaluate(mini, 2)
+            remembered[lesion_key] = _scope_decisions(mini)
+        out |= remembered[lesion_key]
+    if not any(d[0] == "item" and d[1] == "recommendation" for d in out):
+        out.add(("flag", "no_recommendation", None))
+    out |= {("flag", "consistency", None, c.check)
+            for c in consistency(run.case, run.patient.crcl)}
+    if _under_18(run):
+        out.add(("flag", "under_18", None))
+    return frozenset(_decision_tuple(d) for d in out)
+
+
+def _scope_decisions(mini: _Run) -> frozenset[tuple[Any, ...]]:
+    """The items and flags of the scopes in ``mini`` (tagged; see :func:`_decision_tuple`)."""
+    items = _items(mini, "recommendation")
+    out: set[tuple[Any, ...]] = {("item", "recommendation", i.id, i.lesion, i.status,
+                                  repr(sorted(i.extra.items()))) for i in items}
+    out |= {("item", "workup", i.id, i.lesion, i.status, repr(sorted(i.extra.items())))
+            for i in _items(mini, "workup")}
+    lesions = {s.lesion for s in mini.scopes if s.lesion is not None}
+    for flag in _rule_flags(mini):
+        out.add(("flag", flag["id"], flag.get("lesion")))
+    for flag in _no_recommendation(mini, items, _rule_flags(mini), lesions=lesions):
+        if flag.get("lesion") is not None:
+            out.add(("flag", flag["id"], flag["lesion"]))
+    return frozenset(out)
+
+
+def _decision_tuple(tagged: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A tagged decision in the form :func:`_decisions` gives it."""
+    if tagged[0] == "item":
+        return tagged[2:]
+    return tagged[1:]
+
+
 def _signature_of(day: dt.date) -> Callable[[Case], _Signature]:
     """The plan signature of a case, remembered by :func:`_inputs_key` (most values tried for
-    a missing input change no fact: their rules are not evaluated again)."""
-    seen: dict[Hashable, frozenset[tuple[Any, ...]]] = {}
+    a missing input change no fact: their rules are not evaluated again), and computed scope
+    by scope (:func:`_decisions_by_scope`: a lesion's field re-evaluates that lesion only)."""
+    seen: dict[_Keys, frozenset[tuple[Any, ...]]] = {}
+    parts: dict[Hashable, frozenset[tuple[Any, ...]]] = {}
 
     def signature(case: Case) -> _Signature:
         run = _prepare(case, day)
         key = _inputs_key(run)
         if key not in seen:
-            seen[key] = _decisions(_finish(run))
+            seen[key] = _decisions_by_scope(run, parts, key)
         return _Signature((run.triage.level, run.triage.provisional), seen[key], _bands(run))
     return signature
 
@@ -514,8 +627,9 @@ def _fill(text: str, facts: Mapping[str, Fact]) -> str:
     return _TEMPLATE.sub(value, text)
 
 
-def _flags(run: _Run, recommendations: list[Item]) -> list[dict[str, Any]]:
-    flags: list[dict[str, Any]] = [c.to_flag() for c in consistency(run.case, run.patient.crcl)]
+def _rule_flags(run: _Run) -> list[dict[str, Any]]:
+    """The flags the rules raised, in the order they fired."""
+    flags: list[dict[str, Any]] = []
     for f in run.firings:
         if f.rule.kind == "flag" and f.result is True:
             flag: dict[str, Any] = {"id": f.rule.outcome,
@@ -526,6 +640,12 @@ def _flags(run: _Run, recommendations: list[Item]) -> list[dict[str, Any]]:
             if f.lesion is not None:
                 flag["lesion"] = run.label(f.lesion)
             flags.append(flag)
+    return flags
+
+
+def _flags(run: _Run, recommendations: list[Item]) -> list[dict[str, Any]]:
+    flags: list[dict[str, Any]] = [c.to_flag() for c in consistency(run.case, run.patient.crcl)]
+    flags.extend(_rule_flags(run))
     flags.extend(_no_recommendation(run, recommendations, flags))
     if _under_18(run):  # pathway 6.4: the plan's first line
         flags.insert(0, {"id": "under_18", "reason": UNDER_18, "rule": "plan.under_18",
@@ -534,13 +654,16 @@ def _flags(run: _Run, recommendations: list[Item]) -> list[dict[str, Any]]:
 
 
 def _no_recommendation(run: _Run, recommendations: list[Item],
-                       flags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                       flags: list[dict[str, Any]], *,
+                       lesions: set[int] | None = None) -> list[dict[str, Any]]:
+    """Lesions (all, or those in ``lesions``) that no treatment rule applies to, and the plan
+    when no rule applies at all."""
     out = []
     treated = {r.lesion for r in recommendations if r.status in ACTIVE}
     asked = {f.get("lesion") for f in flags if f["id"] == "radiosensitivity_choice_needed"}
     blocked = _blocked_by_lesion(run)
     for index, lesion in enumerate(run.case.lesions):
-        if lesion.label in treated:
+        if lesion.label in treated or (lesions is not None and index not in lesions):
             continue
         missing, why = blocked.get(index, ([], []))
         if lesion.label in asked and all(m.endswith((*_RADIOSENSITIVITY_CHOICE,
@@ -688,13 +811,23 @@ def _decisions(run: _Run) -> frozenset[tuple[Any, ...]]:
     decisions: set[tuple[Any, ...]] = {
         (i.id, i.lesion, i.status, repr(sorted(i.extra.items())))
         for i in (*items, *_items(run, "workup"))}
-    decisions |= {(f["id"], f.get("lesion")) for f in _flags(run, items)}
+    decisions |= {(f["id"], f.get("lesion"), *((f["check"],) if "check" in f else ()))
+                  for f in _flags(run, items)}
     return frozenset(decisions)
 
 
 def _bands(run: _Run) -> frozenset[tuple[Any, ...]]:
     return frozenset((r.slug, r.lesion, r.status, r.band.id if r.band else None,
                       r.possible_bands) for r in run.assessment.results)
+
+
+def clear_caches() -> None:
+    """Forget every remembered result (ranking, triage, scores): benchmarks time cold runs."""
+    from spinemets.case._assess import _score_of  # noqa: PLC0415 - private, benchmarks only
+
+    clear_cache()
+    _triage_of.cache_clear()
+    _score_of.cache_clear()
 
 
 def workup(case: Case | Mapping[str, Any] | str) -> tuple[Item, ...]:

@@ -4,6 +4,10 @@ The level is the highest one that the given answers establish. An unanswered que
 lowers it: the result lists the unanswered questions that could raise it, and the highest level
 still possible. An emergency feature always wins.
 
+Which questions are still worth asking (``TriageResult.open_questions``) is read from the rule
+table too, never written per question: see :func:`open_questions`. The web checker, the CLI's
+``--interactive`` questions and the API all ask, or list, exactly those.
+
 References
 ----------
 NICE NG234 (2023) recs 1.5.2, 1.8.1; NICE QS56; NICE CG75 red-flag lists (``scores.md`` §13).
@@ -26,6 +30,7 @@ __all__ = [
     "TriageQuestion",
     "TriageResult",
     "TriageRule",
+    "open_questions",
     "triage",
     "triage_rules",
     "warning_sign_questions",
@@ -68,17 +73,17 @@ TRIAGE_QUESTIONS: Final[tuple[TriageQuestion, ...]] = (
         TriageOption("none", "No"),
         TriageOption("unknown", "I am not sure"))),
     _q("limb_weakness", "Have you noticed new weakness in your arms or legs?"),
-    _q("difficulty_walking", "Do you have new difficulty walking, or do you feel unsteady on "
+    _q("difficulty_walking", "Do you have new trouble walking, or do you feel unsteady on "
        "your feet?"),
     _q("numbness_or_tingling", "Do you have new numbness, tingling or pins and needles in your "
        "arms, legs or body?"),
     _q("saddle_numbness", "Do you have numbness around your bottom, genitals or inner thighs?",
        "This is the area that would touch a saddle when riding a bike or horse."),
     _q("bladder_or_bowel_dysfunction", "Have you had new problems controlling your bladder or "
-       "bowels, or are you unable to pass urine?"),
+       "bowels? Or are you unable to pass urine?"),
     _q("rapidly_progressive", "Is weakness in your legs getting worse quickly, over hours or "
        "days?"),
-    _q("radicular_pain", "Do you have shooting pain down your arms or legs, or a pain like a "
+    _q("radicular_pain", "Do you have pain that shoots down your arms or legs? Or pain like a "
        "tight band around your chest or tummy?"),
     _q("back_pain", "Do you have pain in your back or neck?"),
     TriageQuestion("pain_location", "Where is the pain worst?", (
@@ -241,6 +246,10 @@ class TriageResult:
     headline: str = ""
     #: Why, in one sentence: the text of the rule that set the level (or "no red flags ...").
     reason: str = ""
+    #: Questions not answered, or answered "not sure", whose answer can still change the level,
+    #: the rules that set it or the advice (:func:`open_questions`), in question order. Every
+    #: other unanswered question is skipped: no answer to it can change this result.
+    open_questions: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (``level``, ``basis``, ``unanswered_could_raise``, advice, citations)."""
@@ -258,6 +267,7 @@ class TriageResult:
             "to_find_out": self.to_find_out,
             "headline": self.headline,
             "reason": self.reason,
+            "open_questions": list(self.open_questions),
             "patient_advice": self.patient_advice,
             "clinician_advice": self.clinician_advice,
             "warning_signs": list(self.warning_signs),
@@ -372,6 +382,7 @@ def triage(answers: Mapping[str, Any]) -> TriageResult:
     highest: Level = "routine"
     hits: list[tuple[TriageRule, list[tuple[str, str]]]] = []
     pending: dict[str, Level] = {}
+    undecided: list[tuple[Level, list[str]]] = []
     possible_emergency = False
     warning: list[str] = []
     for rule in triage_rules():
@@ -384,6 +395,7 @@ def triage(answers: Mapping[str, Any]) -> TriageResult:
             hits.append((rule, because))
             level = max(level, rule.level, key=_RANK.__getitem__)
         elif result is None:
+            undecided.append((rule.level, unknown))
             for name in unknown:
                 pending[name] = max(pending.get(name, "routine"), rule.level,
                                     key=_RANK.__getitem__)
@@ -405,11 +417,64 @@ def triage(answers: Mapping[str, Any]) -> TriageResult:
         warning = [w for w in warning if w not in used]
     open_signs = () if level == "emergency" else tuple(
         n for n in warning_sign_questions() if n not in facts and n in TRIAGE_QUESTION_IDS)
-    return _result(level, highest, fired, basis, could_raise=could_raise,
+    still_open = _open(level, undecided, facts, answers)
+    return _result(level, highest, fired, basis, could_raise=could_raise, still_open=still_open,
                    used=tuple(dict.fromkeys(used)), warning=tuple(dict.fromkeys(warning)),
                    possible_emergency=possible_emergency, open_signs=open_signs,
                    cancer_known=answers.get("cancer_status") in ("known", "suspected"),
                    provisional=provisional)
+
+
+#: Rule facts derived from an answer rather than named by a question id.
+_DERIVED: Final[dict[str, str]] = {"cancer_history_unclear": "cancer_status",
+                                   "cancer_status_open": "cancer_status"}
+
+
+def _open(level: Level, undecided: list[tuple[Level, list[str]]], facts: Mapping[str, Fact],
+          answers: Mapping[str, Any]) -> tuple[str, ...]:
+    """The open questions (:func:`open_questions`) from the rules left undecided."""
+    names = {_DERIVED.get(n, n) for rule_level, unknown in undecided
+             if _RANK[rule_level] >= _RANK[level] for n in unknown}
+    if level != "emergency":
+        names.update(n for n in warning_sign_questions() if n not in facts)
+    if answers.get("cancer_status") is None:
+        names.add("cancer_status")
+    return tuple(n for n in ANSWER_KEYS if n in names)
+
+
+def open_questions(answers: Mapping[str, Any]) -> tuple[str, ...]:
+    """The questions whose answer can still change the result; every other one is skipped.
+
+    A question is *open* when it is not answered, or answered "not sure" (never read as no),
+    and some answer to it can still change the level, the rules that set it or the advice. This
+    is read from the rule table (``rules/tables/triage.yaml``), not written per question. A rule
+    is *undecided* when none of its conditions is false on the answers given and one or more
+    is unknown; a rule's conditions are a conjunction, each one a test of one answer or an
+    any-of list of such tests. A question is open when:
+
+    1. it is named by an unknown condition (or an unknown item of an undecided any-of list) of
+       an undecided rule whose level is at least the level reached. Answering it can fire that
+       rule, which raises the level or adds a rule that sets it (and so the advice and its
+       basis). A rule that is ruled out (a condition answered false, for example "no back
+       pain" for every pain rule), already fired, or below the level reached can no longer
+       change the result, and neither can its questions;
+    2. it is a warning sign (a symptom of an emergency rule) and the level is below emergency:
+       a yes always changes the advice (emergency care, or "you said yes to a warning sign"),
+       even where no rule can fire on it (cancer answered no), so it is never skipped there;
+    3. it is cancer status, not answered: the advice reads it directly (the emergency advice
+       says "tell them you have cancer" only when cancer is known or suspected).
+
+    No answer to any other question, with any answers to the rest, changes the result
+    (``tests/rules/test_triage_skip.py`` checks this against every answer to the skipped
+    questions). Questions answered already are not open, except "not sure" answers that still
+    matter. In question order; ``neurological_signs`` (clinicians only) comes last.
+
+    Raises
+    ------
+    InputError
+        As :func:`triage`.
+    """
+    return triage(answers).open_questions
 
 
 def _reported(rule: TriageRule, facts: Mapping[str, Fact]) -> list[tuple[str, str]]:
@@ -420,6 +485,7 @@ def _reported(rule: TriageRule, facts: Mapping[str, Fact]) -> list[tuple[str, st
 
 def _result(level: Level, highest: Level, fired: list[TriageRule], basis: list[str], *,
             could_raise: tuple[str, ...], used: tuple[str, ...],
+            still_open: tuple[str, ...] = (),
             warning: tuple[str, ...] = (), possible_emergency: bool = False,
             open_signs: tuple[str, ...] = (), cancer_known: bool = False,
             provisional: bool = False) -> TriageResult:
@@ -461,4 +527,4 @@ def _result(level: Level, highest: Level, fired: list[TriageRule], basis: list[s
                         citations, answers_used=used, warning_answers=warning,
                         possible_emergency=possible_emergency, open_warning_signs=open_signs,
                         provisional=provisional, to_find_out=TO_FIND_OUT if provisional else "",
-                        headline=headline, reason=reason)
+                        headline=headline, reason=reason, open_questions=still_open)

@@ -1,6 +1,7 @@
 """Device cookies: "this browser has signed in as this account before" (OWASP device cookies).
 
-After a successful sign-in the browser gets ``sm_device``: a signed list of up to
+After a successful sign-in the browser gets ``sm_device``: a sealed (encrypted and
+authenticated, :mod:`spinemets.web._sealed`) list of up to
 :data:`DEVICE_MAX` (account, random id) pairs, newest first, so a shared ward computer can hold
 several clinicians. A sign-in attempt that presents a valid entry for the account it names is
 throttled on that device's own counter only; an attacker hammering the account from elsewhere
@@ -13,7 +14,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from spinemets.web._sealed import Sealer, UnsealableError, sealer
 
 __all__ = ["DEVICE_COOKIE", "DEVICE_DAYS", "DEVICE_MAX", "device_id", "remember_device"]
 
@@ -23,16 +24,16 @@ DEVICE_MAX = 8
 _SALT = "spinemets-device-cookie"
 
 
-def _serializer(state: Any) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(state.secret, salt=_SALT)
+def _serializer(state: Any) -> Sealer:
+    return sealer(state.secret, _SALT)
 
 
 def _entries(state: Any, cookie: str | None) -> list[tuple[str, str]]:
     if not cookie or len(cookie) > 4096:
         return []
-    try:  # signed and dated: a copied cookie stops counting DEVICE_DAYS after the last sign-in
+    try:  # sealed and dated: a copied cookie stops counting DEVICE_DAYS after the last sign-in
         data = _serializer(state).loads(cookie, max_age=DEVICE_DAYS * 24 * 3600)
-    except (BadSignature, ValueError, TypeError):
+    except UnsealableError:
         return []
     if not isinstance(data, list):
         return []

@@ -26,6 +26,7 @@ from spinemets.web._clinics import ClinicDirectory
 from spinemets.web._i18n import LANGUAGE_NAMES, LANGUAGES, negotiate, translations
 from spinemets.web._prefs import COOKIE as PREFS_COOKIE
 from spinemets.web._prefs import Preferences
+from spinemets.web._sealed import Sealer, sealer
 from spinemets.web._settings import Settings
 
 __all__ = [
@@ -79,6 +80,10 @@ class AppState:
 
     def serializer(self, salt: str) -> URLSafeSerializer:
         return URLSafeSerializer(self.secret, salt=salt)
+
+    def sealer(self, purpose: str) -> Sealer:
+        """Seals cookie values: encrypted and authenticated, unreadable in the browser."""
+        return sealer(self.secret, purpose)
 
     @cached_property
     def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

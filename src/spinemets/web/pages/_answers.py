@@ -1,9 +1,10 @@
 """Symptom-checker answers on the person's own device, safe with several tabs at once.
 
-Every answer is its own signed cookie, ``sm_check_<nonce>``, holding the question, the answer
-and when it was given; the answers are never stored on the server. A new answer to a question
-deletes only the cookies of that question that its request carried (the answers it saw) and
-adds a cookie under a new name. Two requests sent at the same time both carry the same
+Every answer is its own sealed cookie, ``sm_check_<nonce>`` (encrypted and authenticated,
+:mod:`spinemets.web._sealed`: the browser can neither read nor alter it), holding the question,
+the answer and when it was given; the answers are never stored on the server. A new answer to a
+question deletes only the cookies of that question that its request carried (the answers it
+saw) and adds a cookie under a new name. Two requests sent at the same time both carry the same
 cookies, so neither can delete what the other adds: both answers survive in the browser and
 the next request sees both (an observed-remove set, "add wins"). Two answers to one question
 are then merged by the rule that keeps people safe:
@@ -30,9 +31,9 @@ from functools import cache
 from typing import Any
 
 from fastapi import Request, Response
-from itsdangerous import BadSignature
 
 from spinemets.web import _core
+from spinemets.web._sealed import UnsealableError
 from spinemets.web._state import get_state
 
 __all__ = ["LEGACY_COOKIE", "PREFIX", "Answers", "Entry", "add_answer", "clear_answers",
@@ -127,15 +128,15 @@ def _most_urgent(qid: str, group: Iterable[Entry], others: Mapping[str, str]) ->
 
 def read_answers(request: Request) -> Answers:
     """The answer cookies of ``request`` whose signature, name and answer are valid."""
-    serializer = get_state(request).serializer(_SALT)
+    sealed = get_state(request).sealer(_SALT)
     known = {q.id: q for q in _core.triage_questions()}
     groups: dict[str, list[Entry]] = {}
     for name, raw in request.cookies.items():
         if not name.startswith(PREFIX):
             continue
         try:
-            data = serializer.loads(raw)
-        except BadSignature:
+            data = sealed.loads(raw)
+        except UnsealableError:
             continue
         if not (isinstance(data, list) and len(data) == 4):
             continue
@@ -155,7 +156,7 @@ def _secure(request: Request) -> bool:
 def add_answer(request: Request, response: Response, seen: Answers, qid: str, key: str) -> None:
     """Record ``key`` for ``qid``: delete the cookies of ``qid`` this request saw, add one."""
     nonce = secrets.token_hex(6)
-    value = get_state(request).serializer(_SALT).dumps([nonce, qid, key, time.time_ns() // 1000])
+    value = get_state(request).sealer(_SALT).dumps([nonce, qid, key, time.time_ns() // 1000])
     secure = _secure(request)
     for name in seen.names(qid):
         response.delete_cookie(name, path=_PATH, secure=secure, httponly=True, samesite="lax")

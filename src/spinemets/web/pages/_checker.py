@@ -3,7 +3,8 @@
 Answers live in signed cookies on the person's own device (never stored on the server), one
 cookie per answer so that two tabs answering at once cannot lose an answer (see
 :mod:`spinemets.web.pages._answers`). After every answer the triage rules run; an emergency
-answer goes straight to the advice.
+answer goes straight to the advice, and a question whose answer can no longer change the level
+or the advice is skipped (``spinemets.rules.open_questions``, read from the rule table).
 """
 
 from __future__ import annotations
@@ -111,12 +112,16 @@ def _question_page(request: Request, index: int, question: Question, seen: Answe
                    selected: str | None, change: bool, error: bool = False,
                    changed_elsewhere: bool = False, status_code: int = 200) -> Response:
     language = page_context(request).language
-    back = "/check" if index == 0 else f"/check/q/{_questions()[index - 1].id}"
-    current = seen.current().get(question.id)
+    answers = seen.current()
+    # "Question 3 of 9": this person's questions (answered, or still to ask), not all of them
+    path = _path(_core.triage_answers(_rule_answers(answers)), answers, question.id)
+    number = path.index(question.id)
+    back = "/check" if number == 0 else f"/check/q/{path[number - 1]}"
+    current = answers.get(question.id)
     option = question.option_for(current) if current is not None else None
     return render(request, "checker/question.html", {
-        "question": _view(question, language, selected), "number": index + 1,
-        "total": len(_questions()), "back": "/check/result" if change else back,
+        "question": _view(question, language, selected), "number": number + 1,
+        "total": len(path), "back": "/check/result" if change else back,
         "change": change, "error": error or None,
         # the revision of this question's answer the form is given against
         "revision": seen.question_revision(question.id),
@@ -168,7 +173,7 @@ def answer(
     if _raised_to_emergency(before, after) or change:
         target = "/check/result"
     else:
-        following = _next_unanswered(answers, index)
+        following = _next_unanswered(answers, index, after)
         target = "/check/result" if following is None else f"/check/q/{following}"
     response = RedirectResponse(target, status_code=303)
     add_answer(request, response, seen, qid, answer)
@@ -188,16 +193,36 @@ def _raised_to_emergency(before: dict[str, Any], after: dict[str, Any]) -> bool:
     return bool(new_warning)
 
 
-def _next_unanswered(answers: dict[str, str], index: int) -> str | None:
-    """The next question not yet answered, after ``index`` first, then from the start.
+def _to_ask(triage: dict[str, Any], answers: dict[str, str]) -> list[str]:
+    """The questions still to ask: not answered, and open in the rules' sense.
+
+    A question is open while some answer to it can still change the level, the rules that set
+    it or the advice (``spinemets.rules.open_questions``, read from the rule table); every
+    other one is skipped. Without that list (an older rules package) nothing is skipped.
+    """
+    open_ids = triage.get("open_questions")
+    return [q.id for q in _questions() if q.id not in answers
+            and (open_ids is None or q.id in open_ids)]
+
+
+def _path(triage: dict[str, Any], answers: dict[str, str], current: str) -> list[str]:
+    """This person's questions in order: answered, still to ask, and ``current``."""
+    to_ask = set(_to_ask(triage, answers))
+    return [q.id for q in _questions() if q.id in answers or q.id in to_ask or q.id == current]
+
+
+def _next_unanswered(answers: dict[str, str], index: int, triage: dict[str, Any]) -> str | None:
+    """The next question to ask (:func:`_to_ask`), after ``index`` first, then from the start.
 
     The questions are in the order that matters for safety: cancer status, then the
     emergency warning signs, then the urgent pain features. Questions answered already (for
-    example after skipping ahead by URL) are not asked twice.
+    example after skipping ahead by URL) are not asked twice, and questions whose answer can no
+    longer change the advice are skipped (after "No" to back pain, the pain questions).
     """
+    to_ask = set(_to_ask(triage, answers))
     questions = _questions()
     for question in (*questions[index + 1:], *questions[:index + 1]):
-        if question.id not in answers:
+        if question.id in to_ask:
             return question.id
     return None
 
@@ -264,7 +289,7 @@ def result(request: Request, changed: str | None = None) -> Response:
     used = _question_ids(triage.get("answers_used")) | warning
     reasons = [row for row in summary if row["id"] in used]
     texts = {q.id: question_text(q, language) for q in _questions()}
-    unanswered = [q.id for q in _questions() if q.id not in answers]
+    unanswered = _to_ask(triage, answers)  # skipped questions are not offered
     next_question = (shown["not_answered"] or unanswered or [None])[0]
     return render(request, "checker/result.html", {
         **shown, "reasons": reasons, "summary": summary,

@@ -15,12 +15,12 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 
 from spinemets import storage
 from spinemets.storage import User
 from spinemets.web import _oidc
+from spinemets.web._sealed import Sealer, UnsealableError
 from spinemets.web._state import AppState, client_address, get_state, requires, safe_next
 from spinemets.web.pages._signin import _open_session, _sign_in_page, signed_in_response
 from spinemets.web.pages._workspace import P, _token
@@ -34,8 +34,9 @@ FLOW_SECONDS = 600
 CALLBACK = "/clinician/sign-in/oidc/callback"
 
 
-def _serializer(state: AppState) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(state.secret, salt="spinemets-oidc-flow")
+def _serializer(state: AppState) -> Sealer:
+    # sealed (encrypted): the PKCE verifier and nonce are never readable in the browser
+    return state.sealer("spinemets-oidc-flow")
 
 
 def _redirect_uri(request: Request, state: AppState) -> str:
@@ -95,7 +96,7 @@ def _flow(request: Request, state: AppState) -> _oidc.Flow:
     try:
         data = _serializer(state).loads(request.cookies.get(FLOW_COOKIE) or "",
                                         max_age=FLOW_SECONDS)
-    except (SignatureExpired, BadSignature) as exc:
+    except UnsealableError as exc:
         raise expired from exc
     if not (isinstance(data, list) and len(data) == 4 and all(isinstance(x, str) for x in data)):
         raise expired
