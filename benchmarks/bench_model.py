@@ -4,7 +4,9 @@ Run: ``.venv/bin/python benchmarks/bench_model.py [--n 1500] [--resamples 20] [-
 Fits the default predictors on a known-hazard cohort (``cohort model synth``), with
 ``--resamples`` bootstrap refits, then builds the report with as many resamples for the CIs.
 Prints CPU (user + system of this process) and wall seconds, and the per-resample CPU cost, from
-which the default 200 resamples can be extrapolated. CPU time is the figure to trust on a
+which the default 200 resamples can be extrapolated. Then the cost a site's local model adds to a
+plan: its prediction for each demo case (``spinemets.local_model.predict``, the default
+predictors) and the plan with and without the model. CPU time is the figure to trust on a
 shared machine; wall time follows the load. Prints figures only.
 """
 
@@ -58,6 +60,38 @@ def main() -> None:
     print(f"report, {args.resamples} resamples for the CIs: {_cpu() - cpu:.1f} s CPU, "
           f"{time.perf_counter() - wall:.1f} s wall ({report['rows_compared']} rows compared, "
           f"{len(report['classic_scores'])} classic scores)")
+    _local_model(model)
+
+
+def _local_model(model: object) -> None:
+    """Milliseconds the local model adds to one plan (its prediction from the plan's scores)."""
+    import statistics
+
+    from spinemets.case import assess, load_case
+    from spinemets.local_model import ModelFile, predict
+    from spinemets.rules import plan
+    from spinemets.storage import demo_cases
+
+    assert isinstance(model, ModelFile)
+    cases = [load_case(c) for c in demo_cases()]
+    assessments = [assess(c) for c in cases]
+    rounds = 2000
+    cpu = _cpu()
+    for i in range(rounds):
+        predict(model, assessments[i % len(assessments)])
+    print(f"local model prediction: {(_cpu() - cpu) / rounds * 1000:.3f} ms CPU a plan "
+          f"({len(model.coefficients)} terms, {len(cases)} demo cases)")
+
+    def median_ms(local: ModelFile | None) -> float:
+        times = []
+        for i in range(60):
+            start = time.perf_counter()
+            plan(cases[i % len(cases)], local_model=local)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1000
+
+    print(f"plan without / with the local model: {median_ms(None):.1f} / "
+          f"{median_ms(model):.1f} ms wall (median of 60)")
 
 
 if __name__ == "__main__":

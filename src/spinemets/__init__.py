@@ -11,6 +11,7 @@ fired and its citation; unknown inputs are never counted as zero. A clinician de
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from spinemets.errors import (
@@ -20,11 +21,11 @@ from spinemets.errors import (
     SpinemetsError,
     UnknownScoreError,
 )
-from spinemets.scores import ScoreResult, available_scores, registry, score
 
 if TYPE_CHECKING:
     from spinemets.case import Assessment
     from spinemets.rules import Plan, TriageResult
+    from spinemets.scores import ScoreResult, available_scores, registry, score
 
 __all__ = [
     "DefinitionError",
@@ -43,6 +44,25 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+#: Public names imported on first use (PEP 562), so that ``import spinemets`` (and every
+#: ``spinemets`` command) does not pay for the score tables' models until a score is needed.
+_LAZY = {"ScoreResult": "spinemets.scores", "available_scores": "spinemets.scores",
+         "registry": "spinemets.scores", "score": "spinemets.scores"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'spinemets' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def assess(case: Any) -> Assessment:

@@ -40,6 +40,8 @@ _OUTPUTS = ["{new}.json", "{new}.html", "{new}.csv", "{input}", "{input_link}", 
 _NUMBERS = ["1", "0", "-1", "99999999999999999999", "abc"]
 _TEXT = ["ok", "", "x" * 5000, "\u202eevil\u0007"]
 
+#: A baseline that leaves the option out.
+UNSET = "{unset}"
 #: Hostile values per parameter name (the first value is the baseline used for the others).
 POOLS: dict[str, list[str]] = {
     "case": _FILES, "bundle": ["{bundle}", *_FILES], "source": ["{cohort}", *_FILES],
@@ -73,6 +75,8 @@ POOLS: dict[str, list[str]] = {
     "predictors": ["age", "", "nope", "age,age", "x" * 500], "resamples": _NUMBERS,
     "penalizer": ["0.1", "-1", "nan", "inf", "abc"], "name": _TEXT, "force": [],
     "id_column": ["id", "nope", ""],
+    # plan / report --local-model (baseline: not given, so the case variations still run)
+    "local_model": [UNSET, *_FILES],
     # user link-oidc
     "subject": ["sub-1", *_TEXT], "issuer": ["https://idp.example", *_TEXT],
     "keep_password": [],
@@ -195,7 +199,7 @@ def _invocations(world: _World) -> Iterator[tuple[list[str], list[Path]]]:
             for param in params:
                 name = param.name or ""
                 chosen = variant.get(name, None if _is_flag(param) else POOLS[name][0])
-                if chosen is None:
+                if chosen is None or chosen == UNSET:
                     continue
                 if _is_flag(param):
                     args.append(param.opts[-1])

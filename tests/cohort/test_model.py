@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from spinemets.cli import app
 from spinemets.cohort import score_file
 from spinemets.cohort._model import FitOptions, fit_model, read_cohort
-from spinemets.cohort._model_file import load_model
 from spinemets.cohort._model_report import build_report
 from spinemets.cohort._model_synth import TRUE_COEFFICIENTS, synth_known_hazard
+from spinemets.local_model._file import load_model
 
 runner = CliRunner()
 SRC = Path(__file__).resolve().parents[2] / "src"

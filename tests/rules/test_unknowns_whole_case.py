@@ -25,7 +25,7 @@ from tests.rules.conftest import vignettes
 from spinemets.case import Case, load_case
 from spinemets.errors import SpinemetsError
 from spinemets.rules import _plan, plan
-from spinemets.rules._consequence import _group_of, _values, _variants, _with
+from spinemets.rules._consequence import _values, _variants, group_filled
 from spinemets.storage import demo_cases
 
 TODAY = dt.date(2026, 12, 7)
@@ -97,18 +97,7 @@ def _expected(document: dict[str, Any], path: str, candidates: list[str]) -> str
     alone = _alone(document, path)
     if alone is not None:
         return alone
-    group = _group_of(path)
-    filled = document
-    for other in candidates:
-        options = _values(other, TODAY)
-        if other == path or _group_of(other) != group or not options:
-            continue
-        trial = _with(filled, other, options[len(options) // 2])
-        try:
-            load_case(trial)
-        except SpinemetsError:
-            continue
-        filled = trial
+    filled = group_filled(document, path, candidates, TODAY)
     return None if filled is document else _alone(filled, path)
 
 

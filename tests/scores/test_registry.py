@@ -69,6 +69,9 @@ def test_public_api_is_curated() -> None:
         "DefinitionError", "InputError", "ScoreResult", "ScoreUnavailableError",
         "SpinemetsError", "UnknownScoreError", "__version__", "assess", "available_scores",
         "plan", "registry", "score", "triage"])
+    for name in spinemets.__all__:  # the lazy ones (PEP 562) resolve too
+        assert getattr(spinemets, name) is not None
+    assert set(spinemets.__all__) <= set(dir(spinemets))
     for name in spinemets.scores.__all__:
         assert hasattr(spinemets.scores, name)
 

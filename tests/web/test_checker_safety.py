@@ -18,7 +18,6 @@ import base64
 import contextlib
 import re
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +42,6 @@ REASSURANCE = ("No warning signs in your answers", "None of your answers was a w
 #: Cancer status answers that mean cancer is, or may be, present. With a warning sign, "not
 #: sure" is the worst case: a provisional emergency (pathway amendments 2026-12).
 CANCER_MAYBE = {"known": "emergency", "suspected": "emergency", "unknown": "emergency"}
-
-
-@pytest.fixture(scope="module")
-def app_client() -> Iterator[TestClient]:
-    with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(Settings(database_url=f"sqlite:///{Path(tmp) / 'c.sqlite3'}",
-                                  environment="test", secret_key="y" * 40, demo=False))
-        # https: the answer cookies are Secure outside development
-        with TestClient(app, raise_server_exceptions=True,
-                        base_url="https://testserver") as client:
-            yield client
 
 
 def _key(qid: str, value: Any) -> str:

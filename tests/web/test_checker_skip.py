@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import itertools
 import re
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from spinemets.rules import open_questions, triage, warning_sign_questions
-from spinemets.web import Settings, create_app
 from spinemets.web._core import Question, triage_answers, triage_questions
 from spinemets.web.pages._checker import outcome
 
@@ -34,14 +29,6 @@ WARNING_ORDER = [q for q in IDS if q in WARNING]
 REASSURANCE = "No warning signs in your answers"
 
 
-@pytest.fixture(scope="module")
-def app_client() -> Iterator[TestClient]:
-    with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(Settings(database_url=f"sqlite:///{Path(tmp) / 's.sqlite3'}",
-                                  environment="test", secret_key="z" * 40, demo=False))
-        with TestClient(app, raise_server_exceptions=True,
-                        base_url="https://testserver") as client:
-            yield client
 
 
 def _keys(answers: dict[str, Any]) -> dict[str, str]:

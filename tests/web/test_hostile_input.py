@@ -127,10 +127,10 @@ def test_healthz_answers_while_a_plan_is_still_running(client: TestClient,
     order: list[str] = []
     real_plan = core.plan_case
 
-    def slow_plan(case: dict[str, Any]) -> dict[str, Any]:
+    def slow_plan(case: dict[str, Any], **options: Any) -> dict[str, Any]:
         started.set()
         order.append("plan released" if released.wait(20) else "plan gave up")
-        return real_plan(case)
+        return real_plan(case, **options)
 
     monkeypatch.setattr(core, "plan_case", slow_plan)
     case = {"id": "x", "cancer": {"status": "known"}}

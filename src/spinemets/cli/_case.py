@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -22,6 +23,11 @@ class CaseFormat(StrEnum):
 
 FormatOption = Annotated[CaseFormat, typer.Option("--format", "-f", help="Output format.")]
 CaseArgument = Annotated[str, typer.Argument(help="Case file (spinemets-case/1, JSON or YAML).")]
+LocalModelOption = Annotated[Path | None, typer.Option(
+    "--local-model", envvar="SPINEMETS_LOCAL_MODEL", show_envvar=True,
+    help="The site's local survival model (JSON from 'spinemets cohort model fit'): its "
+    "prediction is shown beside the prognostic scores, labelled as internally validated only. "
+    "Left out: no local model appears.")]
 
 
 def _scores_table(scores: list[dict[str, Any]], title: str) -> Table:
@@ -65,26 +71,37 @@ def _print_lines(header: str, lines: list[str]) -> None:
             console.print(f"  - {line}", markup=False, highlight=False)
 
 
-def case_and_plan(case: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The case document (as loaded and validated) and its plan; exits 2 on a bad case."""
+def case_and_plan(case: str, local_model: Path | None = None
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The case document (as loaded and validated) and its plan; exits 2 on a bad case or a
+    bad local model file (one line naming the file and the problem)."""
     from spinemets.case import load_case  # noqa: PLC0415 - keeps the CLI start-up light
     from spinemets.rules import plan  # noqa: PLC0415
 
+    model = None
+    if local_model is not None:
+        from spinemets.local_model import load_local_model  # noqa: PLC0415
+
+        try:
+            model = load_local_model(local_model)
+        except InputError as exc:
+            fail(exc)
     try:
         loaded = load_case(case)
-        data = plan(loaded).to_dict()
+        data = plan(loaded, local_model=model).to_dict()
     except InputError as exc:
         fail(exc)
     return loaded.model_dump(mode="json", exclude_none=True), data
 
 
-def plan_command(case: CaseArgument, fmt: FormatOption = CaseFormat.json) -> None:
+def plan_command(case: CaseArgument, fmt: FormatOption = CaseFormat.json,
+                 local_model: LocalModelOption = None) -> None:
     """Triage, scores, work-up and the NOMS-based plan for a case.
 
     ``--format text`` prints the tumour-board report as text (summary first, details after,
     numbered references at the end; 100 columns).
     """
-    document, data = case_and_plan(case)
+    document, data = case_and_plan(case, local_model)
     if fmt is CaseFormat.json:
         print(dump_json(data))
         return

@@ -219,5 +219,6 @@ def register(app: typer.Typer) -> None:
     """
     from spinemets.cli._cohort_model import model_app  # noqa: PLC0415  (cohort model group)
 
-    cohort_app.add_typer(model_app, name="model")
+    if not any(group.typer_instance is model_app for group in cohort_app.registered_groups):
+        cohort_app.add_typer(model_app, name="model")  # once, however many apps are built
     app.add_typer(cohort_app, name="cohort")

@@ -109,9 +109,9 @@ def report_command(  # noqa: PLR0917  (typer: options are parameters)
     """Model and classic scores on the same rows: C, td-AUC, calibration, decision curves."""
     _need_cohort_extra()
     from spinemets.cohort._files import check_targets, save_text  # noqa: PLC0415
-    from spinemets.cohort._model_file import load_model  # noqa: PLC0415
     from spinemets.cohort._model_html import render_model_html  # noqa: PLC0415
     from spinemets.cohort._model_report import build_report  # noqa: PLC0415
+    from spinemets.local_model._file import load_model  # noqa: PLC0415
 
     try:
         if out is not None:
@@ -141,7 +141,7 @@ def predict_command(
     """Predicted survival at 3, 6 and 12 months for each row (or which predictor is missing)."""
     _need_cohort_extra()
     from spinemets.cohort._model import predict_file  # noqa: PLC0415
-    from spinemets.cohort._model_file import load_model  # noqa: PLC0415
+    from spinemets.local_model._file import load_model  # noqa: PLC0415
 
     try:
         model = load_model(model_file)

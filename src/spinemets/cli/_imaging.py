@@ -132,5 +132,6 @@ def measure_command(  # noqa: PLR0917 - typer options are parameters
 
 
 def register(app: typer.Typer) -> None:
-    imaging_app.command("measure")(measure_command)
+    if not imaging_app.registered_commands:  # once, however many apps are built
+        imaging_app.command("measure")(measure_command)
     app.add_typer(imaging_app)

@@ -6,14 +6,17 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from spinemets.cli._light import dump_json
 from spinemets.errors import InputError, SpinemetsError
-from spinemets.scores import ScoreResult
+
+if TYPE_CHECKING:
+    from spinemets.scores import ScoreResult
 
 __all__ = ["console", "dump_json", "fail", "iter_json_lines", "read_text", "render_score"]
 
@@ -52,12 +55,6 @@ def iter_json_lines(text: str) -> Iterator[tuple[int, Any | SpinemetsError]]:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             yield number, InputError.single("line", f"not valid JSON: {exc.msg}", value=number)
-
-
-def dump_json(data: Any, *, compact: bool = False) -> str:
-    if compact:
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 def _points(value: int | None, possible: tuple[int, ...]) -> str:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from spinemets._atomic import OutputError, check_output, write_output
-from spinemets.cli._case import CaseArgument, case_and_plan
+from spinemets.cli._case import CaseArgument, LocalModelOption, case_and_plan
 from spinemets.cli._output import fail
 
 __all__ = ["register"]
@@ -39,7 +39,7 @@ def _format_of(output: Path | None, fmt: ReportFormat) -> ReportFormat:
     return found
 
 
-def report_command(
+def report_command(  # noqa: PLR0917 - typer options are parameters
     case: CaseArgument,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Output file (.pdf, .html or .txt); text to standard output "
@@ -53,6 +53,7 @@ def report_command(
     version: Annotated[int | None, typer.Option(
         "--case-version", help="Case version shown in the footer, if the case is stored.")]
     = None,
+    local_model: LocalModelOption = None,
 ) -> None:
     """Tumour-board report of a case: summary, spine diagram, lesions, prognosis, plan with
     basis, cautions and citations, work-up, medication, unknowns; footer with case reference,
@@ -72,7 +73,7 @@ def report_command(
             check_output(output, (case,))
         except OutputError as exc:
             fail(exc)
-    document, data = case_and_plan(case)
+    document, data = case_and_plan(case, local_model)
     meta = default_meta(str(document.get("id") or Path(case).stem), case_version=version,
                         author=author or "author not given",
                         plan_format=str(data.get("format")))

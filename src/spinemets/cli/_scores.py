@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
+from spinemets.cli._light import print_scores
 from spinemets.cli._output import (
     console,
     dump_json,
@@ -19,7 +20,10 @@ from spinemets.cli._output import (
     render_score,
 )
 from spinemets.errors import InputError, ScoreUnavailableError, UnknownScoreError
-from spinemets.scores import ScoreDefinition, get_definition, registry, score
+from spinemets.scores._index import summaries
+
+if TYPE_CHECKING:
+    from spinemets.scores import ScoreDefinition
 
 __all__ = ["register"]
 
@@ -36,20 +40,7 @@ def list_scores(
     ),
 ) -> None:
     """List the registered scores: slug, name, version and status."""
-    entries = [d.summary() for d in registry().values()]
-    if fmt is OutputFormat.json:
-        console.print_json(dump_json(entries))
-        return
-    if fmt is OutputFormat.jsonl:
-        for entry in entries:
-            print(dump_json(entry, compact=True))
-        return
-    table = Table(title="Registered scores", title_justify="left")
-    for column in ("slug", "name", "version", "status"):
-        table.add_column(column)
-    for entry in entries:
-        table.add_row(entry["slug"], entry["name"], entry["version"], entry["status"])
-    console.print(table)
+    print_scores(fmt.value, summaries(), console)
 
 
 def _error_record(slug: str, line: int, problems: list[dict[str, Any]]) -> dict[str, Any]:
@@ -62,6 +53,8 @@ def _score_record(defn: ScoreDefinition, data: Any, line: int | None) -> dict[st
     if not isinstance(data, dict):
         raise InputError.single("input", "each input must be a JSON object", value=type(
             data).__name__)
+    from spinemets.scores import score  # noqa: PLC0415 - keeps `spinemets scores` light
+
     inputs = {k: v for k, v in data.items() if k != "id"}
     record = score(defn.slug, inputs).to_dict()
     if "id" in data:
@@ -127,6 +120,8 @@ def score_command(
     ] = None,
 ) -> None:
     """Score one JSON object, or a JSON Lines file one result per line in the same order."""
+    from spinemets.scores import get_definition, score  # noqa: PLC0415 - see list_scores
+
     try:
         defn = get_definition(slug)
         if not defn.available:

@@ -71,7 +71,8 @@ def serve(  # noqa: PLR0917 - typer options are parameters
         settings = Settings(database_url=url, demo=demo, auto_migrate=False)
     except ValidationError as exc:
         # e.g. --no-demo (real data) on the public development secret: refused, not a warning
-        messages = "; ".join(str(e.get("msg", "")) for e in exc.errors())
+        messages = "; ".join(str(e.get("msg", "")).removeprefix("Value error, ")
+                             for e in exc.errors())
         typer.echo(f"spinemets: refusing to start: {messages}", err=True)
         raise typer.Exit(code=2) from exc
     if settings.forwarded_allow_ips:

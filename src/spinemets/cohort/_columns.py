@@ -27,6 +27,7 @@ from typing import Literal
 from spinemets.domain import ANALYTES
 from spinemets.errors import DefinitionError
 from spinemets.scores import ScoreDefinition, Source, registry
+from spinemets.scores._columns import RENAMED_INPUTS, column_for, lab_column
 
 __all__ = [
     "RENAMED_INPUTS",
@@ -40,24 +41,6 @@ __all__ = [
 ]
 
 Kind = Literal["string", "integer", "boolean", "number"]
-
-#: (score slug, input name) -> cohort column, for inputs whose vocabulary differs between scores.
-RENAMED_INPUTS: Mapping[tuple[str, str], str] = {
-    ("tokuhashi_2005", "visceral_metastases"): "tokuhashi_visceral",
-    ("tomita_2001", "visceral_metastases"): "tomita_visceral",
-    ("katagiri_2014", "visceral_metastases"): "katagiri_visceral",
-    ("tomita_2001", "growth"): "tomita_growth",
-    ("katagiri_2014", "growth"): "katagiri_growth",
-}
-
-_UNIT_NAMES: Mapping[str, str] = {
-    "g/dL": "g_per_dl",
-    "mg/dL": "mg_per_dl",
-    "U/L": "u_per_l",
-    "10*3/uL": "10e3_per_ul",
-    "ng/mL": "ng_per_ml",
-    "1": "ratio",
-}
 
 _KIND_OF_SOURCE: Mapping[str, Kind] = {
     "choice": "string",
@@ -89,45 +72,6 @@ class CohortColumn:
     kind: Kind
     inputs: tuple[tuple[str, str], ...]
     unit: str | None = None
-
-
-def lab_column(analyte: str) -> str:
-    """Cohort column of a laboratory analyte, in its canonical unit (``albumin_g_per_dl``).
-
-    Parameters
-    ----------
-    analyte : str
-        Analyte name as used by the scores (``albumin``).
-
-    Returns
-    -------
-    str
-        The column name.
-    """
-    unit = ANALYTES[analyte].canonical_unit
-    return f"{analyte}_{_UNIT_NAMES[unit]}"
-
-
-def column_for(slug: str, input_name: str) -> str:
-    """The cohort column that feeds ``input_name`` of score ``slug``.
-
-    Parameters
-    ----------
-    slug : str
-        Score slug.
-    input_name : str
-        Input name of the single-case contract (``visceral_metastases``, ``albumin``).
-
-    Returns
-    -------
-    str
-        The cohort column name.
-    """
-    if (slug, input_name) in RENAMED_INPUTS:
-        return RENAMED_INPUTS[slug, input_name]
-    if input_name in ANALYTES:
-        return lab_column(input_name)
-    return input_name
 
 
 def _source_kinds(src: Source) -> list[tuple[str, Kind]]:

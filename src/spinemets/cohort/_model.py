@@ -43,13 +43,13 @@ from spinemets.analytics._model import (
 from spinemets.cohort._columns import cohort_columns
 from spinemets.cohort._files import check_source, check_targets, read_failure, replacing
 from spinemets.cohort._io import file_format
-from spinemets.cohort._model_file import (
+from spinemets.errors import InputError
+from spinemets.local_model._file import (
     MODEL_SCHEMA,
     MODEL_VERSION,
     ModelFile,
     model_label,
 )
-from spinemets.errors import InputError
 
 __all__ = [
     "DEFAULT_PREDICTORS",

@@ -41,9 +41,9 @@ from spinemets.cohort._model import (
     predictors_of,
     read_cohort,
 )
-from spinemets.cohort._model_file import ModelFile
 from spinemets.cohort._synth import published_survival
 from spinemets.errors import InputError
+from spinemets.local_model._file import ModelFile
 from spinemets.scores import registry
 
 __all__ = ["C_INDEX_NOTE", "TRIPOD_AI", "build_report"]

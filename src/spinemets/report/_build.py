@@ -18,6 +18,7 @@ from spinemets.report._labels import (
     histology_label,
     item_label,
     labels,
+    unit_label,
     value_label,
     words,
 )
@@ -27,6 +28,7 @@ from spinemets.report._model import (
     InputSection,
     Item,
     LesionRow,
+    LocalModel,
     Meta,
     Reference,
     Report,
@@ -544,7 +546,76 @@ def build_report(plan: Mapping[str, Any], case: Mapping[str, Any], *,
         supportive=tuple(i for i in patient_recs if i.group not in ("medication", "systemic")),
         crcl=_crcl(recs), unknowns=_unknowns(plan, ctx),
         inputs=_inputs(ctx), references=ctx.refs.all(), spine=_spine(lesions),
-        no_recommendation=not recs)
+        no_recommendation=not recs, local_model=_local_model(plan.get("local_model"), ctx))
+
+
+def _percent(p: float) -> str:
+    return f"{100 * p:.0f} %"
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.2f}".replace("-", "\u2212")
+
+
+def _local_input(raw: Mapping[str, Any], ctx: _Context) -> tuple[str, str, str, str]:
+    """(input in words, value, coefficient x value, contribution) of one predictor."""
+    fields = raw.get("fields") or [raw["predictor"]]
+    label = ctx.field(fields[0])
+    value = raw["value"]
+    if raw.get("unit"):
+        shown = f"{value:.4g} {unit_label(str(raw['unit']))}"
+    else:
+        shown = value_label(fields[0], value)
+    terms = raw.get("terms") or []
+    if "reference" in raw:
+        ref = value_label(fields[0], raw["reference"])
+        active = [t for t in terms if t["x"] == 1.0]
+        how = (f"{_signed(active[0]['coefficient'])} for {shown} against {ref}" if active
+               else f"reference category ({ref})") + ", centred on the cohort's mix"
+    else:
+        term, per = terms[0], float(raw.get("per", 1.0))
+        x, centre = term["x"] * per, term["centre"] * per
+        how = (f"{_signed(term['coefficient'])} "
+               f"\u00d7 ({x:.4g} \u2212 cohort mean {centre:.4g})"
+               + (f" / {per:g}" if per != 1.0 else ""))
+    return label, shown, how, _signed(raw["contribution"])
+
+
+def _local_model(raw: Mapping[str, Any] | None, ctx: _Context) -> LocalModel | None:
+    """The site's local model's prediction in words (None when the site configures none)."""
+    if not raw:
+        return None
+    survival = tuple((f"{s['months']:g} months", _percent(s["probability"]))
+                     for s in raw.get("survival") or [])
+    not_computed = tuple(_not_computed_words(m, ctx) for m in raw.get("not_computed") or [])
+    lp = raw.get("linear_predictor")
+    basis = ("" if lp is None else
+             f"Linear predictor {_signed(lp)} (the sum of the contributions; 0 is the "
+             "development cohort's average patient); survival at t months = "
+             "S0(t)^exp(linear predictor), S0 the cohort's baseline survival.")
+    corrected, apparent = raw.get("harrell_c_corrected"), raw.get("harrell_c_apparent")
+    performance = (f"Harrell's C {corrected:.2f} optimism-corrected (apparent {apparent:.2f}; "
+                   f"{raw.get('validation', '')})" if corrected is not None and apparent
+                   is not None else "No optimism-corrected C in the model file")
+    return LocalModel(
+        label=str(raw["label"]), computed=raw.get("status") == "computed", survival=survival,
+        inputs=tuple(_local_input(i, ctx) for i in raw.get("inputs") or []),
+        not_computed=not_computed, basis=basis, performance=performance,
+        note=str(raw.get("note", "")), intended_use=str(raw.get("intended_use", "")))
+
+
+_NOT_RECORDED = re.compile(r"^not computed: (.+) not recorded$")
+
+
+def _not_computed_words(message: str, ctx: _Context) -> str:
+    """"not computed: labs.albumin not recorded" -> "Not computed: Albumin (labs.albumin) not
+    recorded" (the field in words, its path kept)."""
+    match = _NOT_RECORDED.match(message)
+    if match is None:
+        return message[:1].upper() + message[1:]
+    paths = match.group(1).split(" or ")
+    named = " or ".join(f"{ctx.field(p)} ({p})" for p in paths)
+    return f"Not computed: {named} not recorded"
 
 
 def _unknowns(plan: Mapping[str, Any], ctx: _Context) -> tuple[Unknown, ...]:

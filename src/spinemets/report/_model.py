@@ -17,6 +17,7 @@ __all__ = [
     "InputSection",
     "Item",
     "LesionRow",
+    "LocalModel",
     "Meta",
     "Reference",
     "Report",
@@ -220,6 +221,25 @@ class Meta:
 
 
 @dataclass(frozen=True, slots=True)
+class LocalModel:
+    """The site's local model's prediction, shown beside the prognostic scores (issue 25).
+
+    Only present when the site configures a local model. Information beside the scores: it
+    changes no triage level and no item of the plan.
+    """
+
+    label: str  # "local model <name>, fitted <date> on N patients, internally validated only"
+    computed: bool
+    survival: tuple[tuple[str, str], ...]  # ("3 months", "81 %")
+    inputs: tuple[tuple[str, str, str, str], ...]  # input, value, coef x value, contribution
+    not_computed: tuple[str, ...]  # "Not computed: Albumin (labs.albumin) not recorded"
+    basis: str  # linear predictor and how survival is computed from it
+    performance: str  # optimism-corrected C, or that the file holds none
+    note: str  # "Information beside the classic scores: ..."
+    intended_use: str
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """The presentation model of one plan (see the module docstring)."""
 
@@ -243,6 +263,7 @@ class Report:
     spine: tuple[SpineLevel, ...]
     no_recommendation: bool = False
     notes: tuple[str, ...] = field(default=())
+    local_model: LocalModel | None = None  # only when the site configures one
 
     @property
     def items(self) -> tuple[Item, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterable
 
-from spinemets.report._model import Flag, Item, Report, ScoreRow
+from spinemets.report._model import Flag, Item, LocalModel, Report, ScoreRow
 from spinemets.report._svg import spine_facts
 
 __all__ = ["render_text"]
@@ -116,12 +116,34 @@ def _summary(out: _Out, r: Report) -> None:
         out.labelled("Spine diagram (text)", facts, indent=2)
 
 
-def _patient_level(out: _Out, r: Report) -> None:
+def _local_model(out: _Out, m: LocalModel) -> None:
+    """The site's local model beside the scores (only when the site configures one)."""
+    out.heading("Local model, beside the scores")
+    out.line(m.label, 2)
+    if m.computed:
+        out.line("Predicted probability of being alive: " + "; ".join(
+            f"at {h} {p}" for h, p in m.survival), 2)
+    for text in m.not_computed:
+        out.line(text, 2)
+    for label, value, how, part in m.inputs:
+        out.line(f"{label}: {value}; contribution {part} = {how}", 4, hang=4)
+    for text in (m.basis, m.performance, m.note, m.intended_use):
+        if text:
+            out.line(text, 2, hang=2)
+
+
+def _prognosis(out: _Out, r: Report) -> None:
     if r.prognosis:
         out.heading("Prognosis (scores side by side)")
         _score_table(out, r.prognosis)
         if r.prognosis_note:
             out.line("Disagreement: " + r.prognosis_note, 2)
+    if r.local_model is not None:
+        _local_model(out, r.local_model)
+
+
+def _patient_level(out: _Out, r: Report) -> None:
+    _prognosis(out, r)
     groups = (("Medication", r.medication), ("Systemic therapy", r.systemic),
               ("Supportive care", r.supportive), ("Work-up", r.workup))
     for title, items in groups:

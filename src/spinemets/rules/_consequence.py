@@ -221,12 +221,10 @@ def _group_of(path: str) -> int | None:
     return None if match is None else int(match.group(1))
 
 
-def _jointly(document: dict[str, Any], path: str, values: list[Any], *, candidates: list[str],
-             today: dt.date, signature: Callable[[Case], _Signature],
-             triage_level: Callable[[Case], tuple[str, bool]]) -> Consequence | None:
-    """An input that changes nothing alone may need another missing input (a creatinine
-    without a weight gives no clearance): try it again with the other missing inputs of the
-    same group (the patient, or the same lesion) filled with a middle value of theirs."""
+def group_filled(document: dict[str, Any], path: str, candidates: Iterable[str],
+                 today: dt.date) -> dict[str, Any]:
+    """``document`` with the other ``candidates`` of ``path``'s group (the patient, or the same
+    lesion) filled with a middle value of theirs (``document`` itself if none could be)."""
     group = _group_of(path)
     filled = document
     for other in candidates:
@@ -239,6 +237,16 @@ def _jointly(document: dict[str, Any], path: str, values: list[Any], *, candidat
         except SpinemetsError:  # a value the case format refuses is not used
             continue
         filled = trial
+    return filled
+
+
+def _jointly(document: dict[str, Any], path: str, values: list[Any], *, candidates: list[str],
+             today: dt.date, signature: Callable[[Case], _Signature],
+             triage_level: Callable[[Case], tuple[str, bool]]) -> Consequence | None:
+    """An input that changes nothing alone may need another missing input (a creatinine
+    without a weight gives no clearance): try it again with the other missing inputs of the
+    same group (the patient, or the same lesion) filled with a middle value of theirs."""
+    filled = group_filled(document, path, candidates, today)
     if filled is document:
         return None
     try:

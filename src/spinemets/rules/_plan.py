@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spinemets.case import Assessment, Case, assess, load_case
 from spinemets.rules._checks import consistency
@@ -30,6 +30,9 @@ from spinemets.rules._engine import Fact, Firing, Rule, all_rules, evaluate_rule
 from spinemets.rules._facts import ADULT_AGE_YEARS, PatientFacts, lesion_facts, patient_facts
 from spinemets.rules._fields import in_words, is_missing
 from spinemets.rules._triage import TriageResult, triage
+
+if TYPE_CHECKING:
+    from spinemets.local_model import LocalPrediction, ModelFile
 
 __all__ = ["Item", "Plan", "plan", "triage_case", "workup"]
 
@@ -121,6 +124,8 @@ class Plan:
     #: or work-up item, a dose or a flag), "score" (a score's band only) or "unlisted" (its
     #: values cannot be listed, so it is kept). Unknowns are ordered by this consequence.
     unknown_consequences: tuple[str, ...] = ()
+    #: The site's local model's prediction (issue 25), only when a site configures one.
+    local_model: LocalPrediction | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The plan in the documented JSON format."""
@@ -139,7 +144,7 @@ class Plan:
             "unknowns": list(self.unknowns),
             "unknown_consequences": list(self.unknown_consequences),
             "trace": [dict(t) for t in self.trace],
-        }
+        } | ({} if self.local_model is None else {"local_model": self.local_model.to_dict()})
 
 
 Slot = tuple[str, str, int | None]
@@ -764,7 +769,8 @@ def _order(items: list[Item], run: _Run) -> tuple[Item, ...]:
                                               _STATUS_ORDER[i.status], i.id)))
 
 
-def plan(case: Case | Mapping[str, Any] | str, *, today: dt.date | None = None) -> Plan:
+def plan(case: Case | Mapping[str, Any] | str, *, today: dt.date | None = None,
+         local_model: ModelFile | None = None) -> Plan:
     """Triage, scores, work-up and the NOMS-based plan for a case.
 
     Parameters
@@ -774,6 +780,9 @@ def plan(case: Case | Mapping[str, Any] | str, *, today: dt.date | None = None) 
     today
         The date intervals are counted to (since the last radiotherapy course, the age of the
         imaging); default: today's date.
+    local_model
+        A site's local model (:mod:`spinemets.local_model`): its prediction is added beside the
+        scores, computed once from the plan's score inputs; it changes nothing else.
 
     Returns
     -------
@@ -796,7 +805,14 @@ def plan(case: Case | Mapping[str, Any] | str, *, today: dt.date | None = None) 
         _order(workup_items, run), _order(recommendations, run),
         tuple(flags), tuple(path for path, _ in ranked), tuple(_trace(run)),
         adult=None if run.case.patient.age_years is None else not _under_18(run),
-        unknown_consequences=tuple(kind for _, kind in ranked))
+        unknown_consequences=tuple(kind for _, kind in ranked),
+        local_model=None if local_model is None else _local(local_model, run.assessment))
+
+
+def _local(model: ModelFile, assessment: Assessment) -> LocalPrediction:
+    from spinemets.local_model import predict  # noqa: PLC0415 - only when a site configures one
+
+    return predict(model, assessment)
 
 
 def _triage_key(case: Case) -> tuple[str, bool]:

@@ -167,6 +167,15 @@ class SecurityHeadersMiddleware:
             await _too_large(limit)(scope, receive, send_with_headers)
 
 
+def _local_model(settings: Settings) -> Any:
+    """The site's local model, loaded once (its file was checked with the settings)."""
+    if settings.local_model is None:
+        return None
+    from spinemets.local_model import load_local_model  # noqa: PLC0415 - only when configured
+
+    return load_local_model(settings.local_model)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """Build the web application for ``settings``.
 
@@ -186,6 +195,7 @@ def create_app(settings: Settings) -> FastAPI:
         sessions=storage.make_sessionmaker(engine),
         environments=_environments(static),
         clinics=load_clinics(settings.clinics_file),
+        local_model=_local_model(settings),
     )
 
     @asynccontextmanager

@@ -126,10 +126,11 @@ def assess_case(data: Mapping[str, Any]) -> dict[str, Any]:
     return _to_dict(case_mod.assess(case_mod.load_case(dict(data))))
 
 
-def plan_case(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``spinemets-plan/1`` document for a case."""
+def plan_case(data: Mapping[str, Any], *, local_model: Any = None) -> dict[str, Any]:
+    """The ``spinemets-plan/1`` document for a case (with the site's local model's prediction
+    beside the scores when ``local_model``, the site's loaded model, is given)."""
     case = load_case(data)
-    return _to_dict(_module("spinemets.rules").plan(case))
+    return _to_dict(_module("spinemets.rules").plan(case, local_model=local_model))
 
 
 def triage_answers(answers: Mapping[str, Any]) -> dict[str, Any]:

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     oidc_redirect_uri: str | None = None
     #: The button's words on the sign-in page.
     oidc_label: str = "Sign in with your hospital account"
+    #: The site's local survival model (JSON written by ``spinemets cohort model fit``). When
+    #: set, plans, results and reports show its prediction beside the prognostic scores,
+    #: labelled "local model <name>, fitted <date> on N patients, internally validated only".
+    #: Checked at start-up (schema, version, predictors); not set: no local model appears.
+    local_model: Path | None = None
 
     @field_validator("forwarded_allow_ips", mode="before")
     @classmethod
@@ -98,6 +103,21 @@ class Settings(BaseSettings):
             msg = (f"oidc_role_map: unknown role(s) {', '.join(wrong)[:80]}; "
                    f"allowed: {', '.join(roles)}")
             raise ValueError(msg)
+        return value
+
+    @field_validator("local_model")
+    @classmethod
+    def _check_local_model(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        from spinemets.errors import InputError  # noqa: PLC0415
+        from spinemets.local_model import load_local_model  # noqa: PLC0415
+
+        try:
+            load_local_model(value)
+        except InputError as exc:
+            problem = exc.problems[0]
+            raise ValueError(f"SPINEMETS_LOCAL_MODEL: {problem.message}") from None
         return value
 
     @property

@@ -69,6 +69,9 @@ class AppState:
     dummy_hash: str = ""
     #: Objects created lazily on the event loop (e.g. the sign-in capacity limiter).
     extras: dict[str, Any] = field(default_factory=dict)
+    #: The site's local survival model (``spinemets.local_model.ModelFile``), loaded once from
+    #: ``settings.local_model``; None when the site configures none.
+    local_model: Any = None
 
     def __post_init__(self) -> None:
         if not self.dummy_hash:

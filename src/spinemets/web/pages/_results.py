@@ -63,7 +63,7 @@ def _read_case(request: Request, ref: str, what: str) -> tuple[
 def _results(request: Request, ref: str, template: str) -> Response:
     user = current_user(request)
     data, version, versions = _read_case(request, ref, template.rsplit("/", 1)[-1])
-    report = _case_report(data, ref, version, versions)
+    report = _case_report(data, ref, version, versions, get_state(request).local_model)
     from markupsafe import Markup  # noqa: PLC0415 - only the results pages embed the SVG
 
     from spinemets.report import spine_svg  # noqa: PLC0415
@@ -83,11 +83,12 @@ def _imaging_figure(request: Request, ref: str, *, inline: bool) -> dict[str, An
 
 
 def _case_report(data: Mapping[str, Any], ref: str, version: int,
-                 versions: list[storage.CaseVersion]) -> Any:
-    """The presentation model of the current plan of a stored case (spinemets.report)."""
+                 versions: list[storage.CaseVersion], local_model: Any = None) -> Any:
+    """The presentation model of the current plan of a stored case (spinemets.report), with
+    the site's local model's prediction when the site configures one."""
     from spinemets.report import build_report, default_meta  # noqa: PLC0415
 
-    plan = _core.plan_case(data)
+    plan = _core.plan_case(data, local_model=local_model)
     author = versions[-1].author if versions else None
     meta = default_meta(ref, case_version=version, author=author,
                         plan_format=str(plan.get("format")))
@@ -112,7 +113,8 @@ def case_report_pdf(request: Request, ref: str) -> Response:
 
     data, version, versions = _read_case(request, ref, "report.pdf")
     try:
-        pdf = render_pdf(_case_report(data, ref, version, versions),
+        pdf = render_pdf(_case_report(data, ref, version, versions,
+                                      get_state(request).local_model),
                          decision=_latest_decision(versions),
                          imaging=_imaging_figure(request, ref, inline=True))
     except PdfUnavailableError as exc:

@@ -4,6 +4,10 @@ A model file holds everything needed to predict and to report how the model was 
 coefficients per term, the baseline survival, the predictors and their encoding (the
 preprocessing), the missing-data handling, a hash of the development data, the software
 versions and the internal validation. It is never a pickle: loading a model runs no code.
+
+It lives outside :mod:`spinemets.cohort` and imports neither numpy nor pyarrow, so a site that
+configures a local model (``spinemets plan --local-model``, ``SPINEMETS_LOCAL_MODEL``) needs only
+the core install to load it and predict for one case (:mod:`spinemets.local_model`).
 """
 
 from __future__ import annotations
