@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -43,10 +44,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    db = tmp_path_factory.mktemp("a11y") / "live.sqlite3"
-    app = create_app(Settings(database_url=f"sqlite:///{db}", demo=True))
+@contextlib.contextmanager
+def serve_app(settings: Settings) -> Iterator[str]:
+    """The application of ``settings`` served on a free loopback port (its base URL)."""
+    app = create_app(settings)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
@@ -57,9 +58,27 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if time.monotonic() > deadline:
             pytest.fail("live server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def sign_in_demo(page: Any, base: str) -> None:
+    """Sign in as the demo clinician (development demo account)."""
+    page.goto(base + "/clinician/sign-in")
+    page.fill("#username", "demo")
+    page.fill("#password", "demo-only-password")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/clinician")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db = tmp_path_factory.mktemp("a11y") / "live.sqlite3"
+    with serve_app(Settings(database_url=f"sqlite:///{db}", demo=True)) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

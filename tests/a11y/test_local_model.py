@@ -9,17 +9,14 @@ markup the PDF uses) go to artifacts/screenshots (docs/images with SPINEMETS_UPD
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 from tests.a11y._axe import run_axe as _axe
-from tests.a11y.conftest import _free_port
+from tests.a11y.conftest import serve_app, sign_in_demo
 
 from spinemets.cohort import score_file
 from spinemets.cohort._model import FitOptions, fit_model, read_cohort
@@ -28,7 +25,7 @@ from spinemets.local_model import load_local_model
 from spinemets.report import build_report, render_html
 from spinemets.rules import plan
 from spinemets.storage import demo_cases
-from spinemets.web import Settings, create_app
+from spinemets.web import Settings
 
 pytestmark = [pytest.mark.browser]
 
@@ -54,35 +51,15 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def site_server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = tmp_path_factory.mktemp("site") / "live.sqlite3"
-    app = create_app(Settings(database_url=f"sqlite:///{db}", demo=True,
-                              local_model=model_path))
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            pytest.fail("live server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-def _sign_in(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/clinician/sign-in")
-    page.fill("#username", "demo")
-    page.fill("#password", "demo-only-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/clinician")
+    with serve_app(Settings(database_url=f"sqlite:///{db}", demo=True,
+                            local_model=model_path)) as base:
+        yield base
 
 
 def test_results_page_shows_the_local_model(page: Page, site_server: str,
                                             screenshots: Path) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
-    _sign_in(page, site_server)
+    sign_in_demo(page, site_server)
     page.goto(f"{site_server}/clinician/cases/demo-001")
     section = page.locator("#local-model")
     expect(section).to_be_visible()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 from tests.a11y._axe import run_axe_wcag as run_axe
+from tests.a11y.conftest import sign_in_demo
 
 from spinemets.web._core import triage_questions
 
@@ -49,19 +50,11 @@ def test_axe_patient_pages_high_contrast_and_tools_open(page: Page, live_server:
         assert run_axe(page) == [], path
 
 
-def _sign_in(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/clinician/sign-in")
-    page.fill("#username", "demo")
-    page.fill("#password", "demo-only-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/clinician")
-
-
 def test_axe_clinician_pages(page: Page, live_server: str, screenshots: Path) -> None:
     page.goto(live_server + "/clinician/sign-in")
     assert run_axe(page) == []
     page.screenshot(path=str(screenshots / "clinician-sign-in.png"), full_page=True)
-    _sign_in(page, live_server)
+    sign_in_demo(page, live_server)
     assert run_axe(page) == []
     page.goto(live_server + "/clinician/cases/new")
     assert run_axe(page) == []
@@ -81,7 +74,7 @@ def test_axe_clinician_pages(page: Page, live_server: str, screenshots: Path) ->
 
 @pytest.mark.skipif(not HAS_RULES, reason="spinemets.rules not installed yet")
 def test_axe_history_and_mdt_pages(page: Page, live_server: str, screenshots: Path) -> None:
-    _sign_in(page, live_server)
+    sign_in_demo(page, live_server)
     page.goto(live_server + "/clinician/cases/demo-002/edit")
     page.fill("#f-patient-age-years", "71")
     page.fill("#reason", "age corrected at MDT preparation")

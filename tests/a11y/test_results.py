@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 from tests.a11y._axe import run_axe as _axe
+from tests.a11y.conftest import sign_in_demo
 
 from spinemets.storage import demo_cases
 
@@ -28,20 +29,12 @@ WIDTHS = {390: 844, 1280: 900}
 
 
 
-def _sign_in(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/clinician/sign-in")
-    page.fill("#username", "demo")
-    page.fill("#password", "demo-only-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/clinician")
-
-
 @pytest.mark.parametrize("width", sorted(WIDTHS))
 @pytest.mark.parametrize("ref", DEMO_REFS)
 def test_results_page(page: Page, live_server: str, screenshots: Path, ref: str,
                       width: int) -> None:
     page.set_viewport_size({"width": width, "height": WIDTHS[width]})
-    _sign_in(page, live_server)
+    sign_in_demo(page, live_server)
     page.goto(f"{live_server}/clinician/cases/{ref}")
     expect(page.locator("#summary")).to_be_visible()
     page.screenshot(path=str(screenshots / f"first-screen-{ref}-{width}.png"))
@@ -66,7 +59,7 @@ def test_results_page(page: Page, live_server: str, screenshots: Path, ref: str,
 @pytest.mark.parametrize("ref", DEMO_REFS)
 def test_every_details_opens_by_keyboard(page: Page, live_server: str, ref: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
-    _sign_in(page, live_server)
+    sign_in_demo(page, live_server)
     page.goto(f"{live_server}/clinician/cases/{ref}")
     summaries = page.locator("main details.sm-details > summary")
     count = summaries.count()
@@ -80,7 +73,7 @@ def test_every_details_opens_by_keyboard(page: Page, live_server: str, ref: str)
 
 
 def test_print_view_and_pdf_download(page: Page, live_server: str) -> None:
-    _sign_in(page, live_server)
+    sign_in_demo(page, live_server)
     page.goto(f"{live_server}/clinician/cases/demo-005/print")
     assert _axe(page) == []
     for column in ("Mechanical: SINS", "Treatment (NOMS decision)", "MDT flags"):
@@ -95,7 +88,7 @@ def test_print_view_and_pdf_download(page: Page, live_server: str) -> None:
 def test_case_form_enter_saves_and_levels_are_named(page: Page, live_server: str) -> None:
     """Lesions first, labels without paths, Enter saves (never adds a lesion), a decimal comma
     is accepted, and a wrong level lists the real ones (O is the occiput)."""
-    _sign_in(page, live_server)
+    sign_in_demo(page, live_server)
     page.goto(f"{live_server}/clinician/cases/new")
     headings = page.locator("form[action='/clinician/cases'] h2").all_inner_texts()
     assert headings[:3] == ["Case", "Lesion 1", "Neurology"]
