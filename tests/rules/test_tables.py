@@ -73,7 +73,7 @@ def test_public_api() -> None:
     assert sorted(rules_pkg.__all__) == sorted(
         {"TRIAGE_QUESTIONS", "CrCl", "Fact", "Inconsistency", "Item", "Plan", "Rule",
          "TriageOption", "TriageQuestion", "TriageResult", "ZoledronicDose", "all_rules",
-         "check_case", "checks", "cockcroft_gault",
+         "check_case", "checks", "cockcroft_gault", "open_questions",
          "plan", "references", "tables", "triage", "triage_case", "triage_rules",
          "warning_sign_questions", "workup",
          "zoledronic_dose", "zoledronic_withhold"})
