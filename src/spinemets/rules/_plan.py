@@ -404,9 +404,9 @@ def _scope_decisions(mini: _Run) -> frozenset[tuple[Any, ...]]:
     out |= {("item", "workup", i.id, i.lesion, i.status, repr(sorted(i.extra.items())))
             for i in _items(mini, "workup")}
     lesions = {s.lesion for s in mini.scopes if s.lesion is not None}
-    for flag in _rule_flags(mini):
-        out.add(("flag", flag["id"], flag.get("lesion")))
-    for flag in _no_recommendation(mini, items, _rule_flags(mini), lesions=lesions):
+    flags = _rule_flags(mini)
+    out |= {("flag", flag["id"], flag.get("lesion")) for flag in flags}
+    for flag in _no_recommendation(mini, items, flags, lesions=lesions):
         if flag.get("lesion") is not None:
             out.add(("flag", flag["id"], flag["lesion"]))
     return frozenset(out)
