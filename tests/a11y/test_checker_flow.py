@@ -131,14 +131,20 @@ def _content(page: Page) -> str:
 
 
 def _goto(page: Page, url: str) -> None:
-    """Go to ``url``, again if the page's own re-check reload interrupted the navigation."""
-    for attempt in range(3):
+    """Go to ``url``, again if the page's own re-check reload interrupted the navigation (a
+    result page reloads itself when the answers changed; on a loaded machine its reload can
+    land on each of several immediate retries, so wait for it to finish first)."""
+    attempts = 6
+    for attempt in range(attempts):
         try:
             page.goto(url)
             return
         except PlaywrightError:
-            if attempt == 2:
+            if attempt == attempts - 1:
                 raise
+            with contextlib.suppress(PlaywrightError):
+                page.wait_for_load_state("load")
+            page.wait_for_timeout(250)
 
 
 def _shown_answer(page: Page, qid: str) -> str:
