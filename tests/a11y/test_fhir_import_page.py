@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 from tests.a11y._axe import run_axe as _axe
+from tests.a11y.conftest import sign_in_demo
 
 pytestmark = pytest.mark.browser
 
@@ -19,11 +20,7 @@ BUNDLE = (Path(__file__).parents[1] / "fixtures" / "fhir" / "bundles"
 
 
 def test_import_page_is_axe_clean(page: Page, live_server: str) -> None:
-    page.goto(live_server + "/clinician/sign-in")
-    page.fill("#username", "demo")
-    page.fill("#password", "demo-only-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/clinician")
+    sign_in_demo(page, live_server)
     violations = {}
     page.goto(live_server + "/clinician/fhir/import")
     violations["form"] = _axe(page)

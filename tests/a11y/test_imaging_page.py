@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 from tests.a11y._axe import run_axe as _axe
-from tests.a11y.conftest import SCREENSHOTS
+from tests.a11y.conftest import SCREENSHOTS, sign_in_demo
 from tests.imaging._phantoms import build
 
 from spinemets.imaging import measure_volumes
@@ -28,11 +28,7 @@ def test_imaging_page_is_axe_clean(page: Page, live_server: str, tmp_path: Path)
     (tmp_path / "m.json").write_text(json.dumps(run.document))
     (tmp_path / "m.png").write_bytes(render_overlay(run))
     (tmp_path / "bad.json").write_text("{}")
-    page.goto(live_server + "/clinician/sign-in")
-    page.fill("#username", "demo")
-    page.fill("#password", "demo-only-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/clinician")
+    sign_in_demo(page, live_server)
     violations = {}
     page.goto(live_server + "/clinician/cases/demo-005/imaging")
     violations["empty"] = _axe(page)

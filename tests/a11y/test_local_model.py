@@ -12,15 +12,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 from playwright.sync_api import Page, expect
 from tests.a11y._axe import run_axe as _axe
 from tests.a11y.conftest import serve_app, sign_in_demo
+from tests.local_model._fit import fit_site_model
 
-from spinemets.cohort import score_file
-from spinemets.cohort._model import FitOptions, fit_model, read_cohort
-from spinemets.cohort._model_synth import synth_known_hazard
 from spinemets.local_model import load_local_model
 from spinemets.report import build_report, render_html
 from spinemets.rules import plan
@@ -35,17 +32,7 @@ LABEL = "internally validated only"
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("site-model")
-    pq.write_table(synth_known_hazard(600, 5), folder / "cohort.parquet")
-    score_file(folder / "cohort.parquet", folder / "scored.parquet", keep="all")
-    data = read_cohort(folder / "scored.parquet", time_column="time_months",
-                       event_column="event")
-    model = fit_model(data, FitOptions(
-        predictors=("kps", "visceral_metastases", "albumin_g_per_dl", "primary"),
-        resamples=2, seed=1, name="demo-site-2026", force=True))
-    path = folder / "demo-site-2026.json"
-    path.write_text(model.to_json(), encoding="utf-8")
-    return path
+    return fit_site_model(tmp_path_factory.mktemp("site-model"), "demo-site-2026")
 
 
 @pytest.fixture(scope="module")

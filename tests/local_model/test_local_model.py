@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from tests.local_model._fit import PREDICTORS, fit_site_model
 from tests.web import _accounts_helpers as h
 from typer.testing import CliRunner
 
@@ -38,7 +39,6 @@ from spinemets.storage import demo_cases
 from spinemets.web import Settings
 
 runner = CliRunner()
-PREDICTORS = ("kps", "visceral_metastases", "albumin_g_per_dl", "primary")
 LABEL = re.compile(r"local model demo-site, fitted \d{4}-\d\d-\d\d on (\d+) patients, "
                    r"internally validated only")
 CASE: dict[str, Any] = {
@@ -56,16 +56,7 @@ ROW = {"kps": [70], "visceral_metastases": [True], "albumin_g_per_dl": [3.2],
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("local-model")
-    pq.write_table(synth_known_hazard(600, 5), folder / "cohort.parquet")
-    score_file(folder / "cohort.parquet", folder / "scored.parquet", keep="all")
-    data = read_cohort(folder / "scored.parquet", time_column="time_months",
-                       event_column="event")
-    model = fit_model(data, FitOptions(predictors=PREDICTORS, resamples=2, seed=1,
-                                       name="demo-site", force=True))
-    path = folder / "model.json"
-    path.write_text(model.to_json(), encoding="utf-8")
-    return path
+    return fit_site_model(tmp_path_factory.mktemp("local-model"), "demo-site")
 
 
 def _case_file(tmp_path: Path, case: dict[str, Any]) -> Path:
