@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from spinemets.case import Assessment, Case, assess, load_case
 from spinemets.rules._checks import consistency
@@ -304,15 +304,29 @@ def _finish(run: _Run) -> _Run:
     return run
 
 
-def _global_key(run: _Run) -> Hashable:
+class _Global(NamedTuple):
     """What the items read besides the facts of their own scope (see :func:`_inputs_key`)."""
+
+    level: str
+    provisional: bool
+    crcl: str
+    zoledronic: str
+    #: The consistency checks that fire (their flags are decisions too).
+    checks: frozenset[str]
+    age_years: float | None
+    sex: str | None
+    primary: str | None
+    labs: frozenset[str]
+
+
+def _global_key(run: _Run) -> _Global:
     case = run.case
     labs = frozenset(name for name in type(case.labs).model_fields
                      if case.labs.given(name) is not None)
     checks = frozenset(c.check for c in consistency(case, run.patient.crcl))
-    return (run.triage.level, run.triage.provisional, repr(run.patient.crcl),
-            repr(run.patient.zoledronic), checks, case.patient.age_years, case.patient.sex,
-            case.cancer.primary, labs)
+    return _Global(run.triage.level, run.triage.provisional, repr(run.patient.crcl),
+                   repr(run.patient.zoledronic), checks, case.patient.age_years,
+                   case.patient.sex, case.cancer.primary, labs)
 
 
 #: Lesion facts the items read besides the rules (the dose schedules, :func:`_with_schedules`).
@@ -337,7 +351,7 @@ def _scope_key(scope: _Scope) -> tuple[Any, ...]:
                  for name in _read_by("patient" if scope.lesion is None else "lesion"))
 
 
-_Keys = tuple[tuple[tuple[int | None, str | None, tuple[Any, ...]], ...], Hashable]
+_Keys = tuple[tuple[tuple[int | None, str | None, tuple[Any, ...]], ...], _Global]
 
 
 def _inputs_key(run: _Run) -> _Keys:
@@ -389,8 +403,7 @@ def _decisions_by_scope(run: _Run, remembered: dict[Hashable, frozenset[tuple[An
         out |= remembered[lesion_key]
     if not any(d[0] == "item" and d[1] == "recommendation" for d in out):
         out.add(("flag", "no_recommendation", None))
-    out |= {("flag", "consistency", None, c.check)
-            for c in consistency(run.case, run.patient.crcl)}
+    out |= {("flag", "consistency", None, check) for check in common.checks}
     if _under_18(run):
         out.add(("flag", "under_18", None))
     return frozenset(_decision_tuple(d) for d in out)
