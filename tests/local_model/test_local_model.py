@@ -255,6 +255,16 @@ def test_a_missing_model_file_is_a_one_line_error(tmp_path: Path) -> None:
         f"error: model: {tmp_path / 'nope.json'}: cannot be read (No such file or directory)"]
 
 
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_an_endless_model_file_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    # a device reports size 0, so the size is checked on what is read, not on the file's stat
+    result = runner.invoke(app, ["plan", str(_case_file(tmp_path, CASE)), "--local-model",
+                                 "/dev/zero"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: model: /dev/zero: larger than 64 MB; not a spinemets model file"]
+
+
 def test_the_environment_variable_configures_the_cli(model_path: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", str(_case_file(tmp_path, CASE))],
                            env={"SPINEMETS_LOCAL_MODEL": str(model_path)})

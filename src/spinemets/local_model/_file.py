@@ -170,9 +170,12 @@ def load_model(path: Path) -> ModelFile:
         return InputError.single("model", f"{path}: {message}")
 
     try:
-        if path.stat().st_size > _MAX_BYTES:
+        # read at most one byte past the limit: a device or pipe (/dev/zero) reports size 0
+        with path.open("rb") as handle:
+            raw = handle.read(_MAX_BYTES + 1)
+        if len(raw) > _MAX_BYTES:
             raise bad(f"larger than {_MAX_BYTES >> 20} MB; not a spinemets model file")
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise bad(f"cannot be read ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
