@@ -3,7 +3,7 @@
 The ranking evaluates values scope by scope and remembers each scope's decisions; these tests
 hold it to the engine without those shortcuts:
 
-- for every demo case, vignette and the two-lesion case below, each value of each candidate
+- for every demo case, vignette and the multi-lesion cases below, each value of each candidate
   input gives the same decisions scope by scope (one memo shared across all the values, as the
   ranking shares it) as the whole engine;
 - each candidate input has the consequence the whole engine gives it when filled alone (or,
@@ -62,9 +62,32 @@ FRACTURED_ELSEWHERE: dict[str, Any] = {
          "posterolateral": "none", "prior_radiotherapy": True, "pathological_fracture": True},
     ],
 }
+#: Lesions alike but for their levels (and one field each): their decisions are computed once
+#: per set of facts read and given to each lesion under its own label; a value tried for one
+#: lesion must still change that lesion only. A 15-year-old, so the adult-only items differ.
+ALIKE: dict[str, Any] = {
+    "format": "spinemets-case/1", "id": "alike-lesions",
+    "patient": {"age_years": 15, "sex": "male", "weight_kg": 60},
+    "cancer": {"status": "known", "primary": "kidney"},
+    "performance": {"kps": 70},
+    "labs": {"creatinine": {"value": 0.8, "unit": "mg/dL"}},
+    "lesions": [
+        {"levels": [level], "pain": "mechanical", "bone_lesion": "lytic", "alignment": "normal",
+         "collapse": "under_50", "posterolateral": "unilateral", "escc": escc} | extra
+        for level, escc, extra in (
+            ("T4", "1b", {}), ("T8", "1b", {}), ("T10", "1b", {"prior_radiotherapy": True}),
+            ("L3", "2", {}), ("L4", "2", {"pathological_fracture": True}))
+    ],
+}
 CASES = {str(c["id"]): c for c in demo_cases()} | {
     str(v["id"]): v["case"] for v in vignettes()} | {
-    "two-lesions": TWO_LESIONS, "fractured-elsewhere": FRACTURED_ELSEWHERE}
+    "two-lesions": TWO_LESIONS, "fractured-elsewhere": FRACTURED_ELSEWHERE,
+    "alike-lesions": ALIKE, "alike-lesions-adult": ALIKE | {
+        "id": "alike-lesions-adult", "patient": {"age_years": 66, "sex": "male"}},
+    # radiosensitive: radiotherapy items whose published schedules follow the triage level
+    "alike-lesions-breast": ALIKE | {
+        "id": "alike-lesions-breast", "patient": {"age_years": 58, "sex": "female"},
+        "cancer": {"status": "known", "primary": "breast"}}}
 
 
 def _whole(case: Case) -> tuple[tuple[str, bool], frozenset[Any], frozenset[Any]]:
@@ -163,3 +186,16 @@ def test_counts_and_ranges_are_tried_where_the_scores_change() -> None:
         a > 50 for a in ages)
     for value in (*counts, *ages, *(_values("performance.kps", TODAY) or [])):
         assert value == value  # no NaN
+
+
+def test_what_a_lesion_reads_of_the_whole_case_covers_every_enriched_item() -> None:
+    """The lesion key leaves out what no lesion item reads; every item :func:`_enrich` changes
+    from patient-wide values must say which values (else a lesion would be keyed too coarsely
+    the day a lesion rule gives it)."""
+    import inspect  # noqa: PLC0415
+
+    source = inspect.getsource(_plan._enrich)
+    named = {item for item in _plan._ENRICH_READS if f'"{item}"' in source}
+    assert set(_plan.DRUG_ITEMS) | named == set(_plan._ENRICH_READS)
+    assert {"cebrt", "srs", "zoledronic_acid", "analgesia", "bloods_baseline"} <= named
+    assert set(_plan._lesion_reads()) <= {*_plan._Global._fields, "under_18"}

@@ -32,10 +32,11 @@ Sources: an unknown fact names only the case fields whose value would decide it 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 from spinemets.case import Assessment, Case, Lesion
 from spinemets.domain import parse_histology, parse_lab
@@ -546,14 +547,48 @@ def lesion_facts(case: Case, assessment: Assessment, index: int,
 
     ``today`` is the date intervals are counted to (prior radiotherapy); default: today.
     """
+    today = today or dt.date.today()
     lesion = case.lesions[index]
-    course, interval_short = _prior_rt(lesion, f"lesions[{index}]", today or dt.date.today())
-    prefix = f"lesions[{index}]"
-    radio = _radiosensitivity(case, lesion, index, patient["histology_established"])
     sins = assessment.get("sins", index)
     sins_sources = _missing_fields(assessment, sins, index)
     tomita, tokuhashi = assessment.get("tomita_2001"), assessment.get("tokuhashi_2005")
-    own = {
+    established = patient["histology_established"]
+    # everything the lesion's own facts are computed from (each part immutable and hashable):
+    # ranking the unknowns computes them for many cases that differ in one field
+    key = (lesion, index, case.cancer, case.disease, len(case.lesions), today, established,
+           assessment.get("bilsky_escc", index), sins, sins_sources,
+           tomita, _missing_fields(assessment, tomita),
+           tokuhashi, _missing_fields(assessment, tokuhashi))
+    own = _OWN_FACTS.get(key)
+    if own is None:
+        own = _lesion_own_facts(case, assessment, index, established, today)
+        if len(_OWN_FACTS) >= _OWN_FACTS_SIZE:
+            _OWN_FACTS.clear()
+        _OWN_FACTS[key] = own
+    return {**patient, **own}
+
+
+#: Lesion facts remembered per :func:`lesion_facts` key (bounded; emptied when full).
+_OWN_FACTS: dict[Hashable, Mapping[str, Fact]] = {}
+_OWN_FACTS_SIZE: Final = 4096
+
+
+def clear_lesion_facts() -> None:
+    """Forget remembered lesion facts (benchmarks time the cold path)."""
+    _OWN_FACTS.clear()
+
+
+def _lesion_own_facts(case: Case, assessment: Assessment, index: int, established: Fact,
+                      today: dt.date) -> Mapping[str, Fact]:
+    """The facts of lesion ``index`` alone (see :func:`lesion_facts`)."""
+    lesion = case.lesions[index]
+    course, interval_short = _prior_rt(lesion, f"lesions[{index}]", today)
+    prefix = f"lesions[{index}]"
+    radio = _radiosensitivity(case, lesion, index, established)
+    sins = assessment.get("sins", index)
+    sins_sources = _missing_fields(assessment, sins, index)
+    tomita, tokuhashi = assessment.get("tomita_2001"), assessment.get("tokuhashi_2005")
+    return MappingProxyType({
         "escc_class": _band_fact(assessment.get("bilsky_escc", index), (f"{prefix}.escc",),
                                  "ESCC"),
         "escc_grade": _choice_fact(lesion.escc, f"{prefix}.escc", "ESCC grade"),
@@ -586,10 +621,8 @@ def lesion_facts(case: Case, assessment: Assessment, index: int,
         "tomita_band": _band_fact(tomita, _missing_fields(assessment, tomita), "Tomita"),
         "tokuhashi_band": _band_fact(tokuhashi, _missing_fields(assessment, tokuhashi),
                                      "Tokuhashi"),
-        "radiosensitivity_unsettled": _unsettled(case, lesion, index,
-                                                 patient["histology_established"]),
-    }
-    return {**patient, **own}
+        "radiosensitivity_unsettled": _unsettled(case, lesion, index, established),
+    })
 
 
 def _unsettled(case: Case, lesion: Lesion, index: int, established: Fact) -> Fact:

@@ -21,13 +21,19 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from spinemets.case import Assessment, Case, assess, load_case
 from spinemets.rules._checks import consistency
 from spinemets.rules._consequence import _Signature, clear_cache, rank_unknowns
 from spinemets.rules._engine import Fact, Firing, Rule, all_rules, evaluate_rule, references
-from spinemets.rules._facts import ADULT_AGE_YEARS, PatientFacts, lesion_facts, patient_facts
+from spinemets.rules._facts import (
+    ADULT_AGE_YEARS,
+    PatientFacts,
+    clear_lesion_facts,
+    lesion_facts,
+    patient_facts,
+)
 from spinemets.rules._fields import in_words, is_missing
 from spinemets.rules._triage import TriageResult, triage
 
@@ -329,6 +335,38 @@ def _global_key(run: _Run) -> _Global:
                    case.patient.sex, case.cancer.primary, labs)
 
 
+#: The parts of :class:`_Global` each item's :func:`_enrich` reads (its extra, status and rule
+#: are part of a decision; cautions are not). Every other item reads none of them.
+_ENRICH_READS: Final[dict[str, tuple[str, ...]]] = {
+    "dexamethasone": ("under_18",),
+    "denosumab": ("under_18",),
+    "bone_modifying_agent": ("under_18",),
+    "cebrt": ("under_18", "level"),
+    "srs": ("under_18", "level"),
+    "zoledronic_acid": ("under_18", "crcl", "zoledronic"),
+    "analgesia": ("crcl",),
+    "bloods_baseline": ("primary", "labs"),
+}
+
+
+@cache
+def _lesion_reads() -> tuple[str, ...]:
+    """The parts of :class:`_Global` a lesion's decisions can read: those the items lesion rules
+    can give read (:data:`_ENRICH_READS`), from the rule tables."""
+    outcomes = {rule.outcome for rule in all_rules() if rule.scope == "lesion"}
+    return tuple(sorted({part for outcome in outcomes for part in _ENRICH_READS.get(outcome, ())}))
+
+
+def _lesion_global(common: _Global) -> tuple[Any, ...]:
+    """:func:`_global_key` narrowed to what a lesion's decisions read (:func:`_lesion_reads`):
+    a value tried for a patient field that changes, say, the clearance evaluates no lesion
+    again."""
+    age = common.age_years
+    under_18 = age is not None and age < ADULT_AGE_YEARS
+    return tuple(under_18 if part == "under_18" else getattr(common, part)
+                 for part in _lesion_reads())
+
+
 #: Lesion facts the items read besides the rules (the dose schedules, :func:`_with_schedules`).
 _SCHEDULE_FACTS = ("escc_class", "lesion_pain", "sins_band", "fracture")
 
@@ -368,8 +406,10 @@ def _decisions_by_scope(run: _Run, remembered: dict[Hashable, frozenset[tuple[An
 
     A lesion's items and flags depend only on its facts that its rules and items read (which
     include patient-level ones), on whether a bone-modifying agent is proposed (the patient
-    scope's stage 1) and on :func:`_global_key`; the patient's on the facts the patient rules
-    read and the same global key. So a value tried for one lesion's field evaluates that
+    scope's stage 1) and on the part of :func:`_global_key` its items read
+    (:func:`_lesion_global`), and on nothing else of the lesion but its label (so lesions
+    whose keys agree share one evaluation, relabelled); the patient's on the facts the patient
+    rules read and the global key. So a value tried for one lesion's field evaluates that
     lesion again and finds the others remembered. The only decision drawn from every scope at
     once, "no patient-level treatment rule applies", is added over the union; the
     consistency checks and the under-18 flag are added once. Equal to
@@ -389,10 +429,12 @@ def _decisions_by_scope(run: _Run, remembered: dict[Hashable, frozenset[tuple[An
     out = set(remembered[key])
     (bma_possible,), = remembered[(key, "bma")]
     bma = Fact(bma_possible, ("cancer.primary",), "bone-modifying agent proposed")
+    lesion_common = _lesion_global(common)
     for scope in run.scopes:
         if scope.lesion is None:
             continue
-        lesion_key = (scope.lesion, scope.label, by_scope[scope.lesion], bma_possible, common)
+        # no lesion index: lesions whose facts read agree share one evaluation (relabelled)
+        lesion_key = ("lesion", by_scope[scope.lesion], bma_possible, lesion_common)
         if lesion_key not in remembered:
             mini = _Run(run.case, run.assessment, run.triage, run.patient,
                         [_Scope(scope.lesion, scope.label, dict(scope.facts))])
@@ -400,13 +442,28 @@ def _decisions_by_scope(run: _Run, remembered: dict[Hashable, frozenset[tuple[An
             _stage_two_facts(mini, bma)
             _evaluate(mini, 2)
             remembered[lesion_key] = _scope_decisions(mini)
-        out |= remembered[lesion_key]
+            remembered[(lesion_key, "label")] = frozenset({(scope.label,)})
+        (label,), = remembered[(lesion_key, "label")]
+        out |= _relabel(remembered[lesion_key], label, scope.label)
     if not any(d[0] == "item" and d[1] == "recommendation" for d in out):
         out.add(("flag", "no_recommendation", None))
     out |= {("flag", "consistency", None, check) for check in common.checks}
     if _under_18(run):
         out.add(("flag", "under_18", None))
     return frozenset(_decision_tuple(d) for d in out)
+
+
+def _relabel(decisions: frozenset[tuple[Any, ...]], old: str | None, new: str | None
+             ) -> frozenset[tuple[Any, ...]]:
+    """A lesion scope's tagged decisions (:func:`_scope_decisions`) given for the lesion
+    labelled ``new`` instead of ``old`` (an item's label is its 4th element, a flag's its 3rd)."""
+    if old == new:
+        return decisions
+    out = set()
+    for d in decisions:
+        at = 3 if d[0] == "item" else 2
+        out.add((*d[:at], new, *d[at + 1:]) if len(d) > at and d[at] == old else d)
+    return frozenset(out)
 
 
 def _scope_decisions(mini: _Run) -> frozenset[tuple[Any, ...]]:
@@ -855,6 +912,7 @@ def clear_caches() -> None:
     from spinemets.case._assess import _score_of  # noqa: PLC0415 - private, benchmarks only
 
     clear_cache()
+    clear_lesion_facts()
     _triage_of.cache_clear()
     _score_of.cache_clear()
 
