@@ -19,12 +19,18 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 HEAVY = ("pandas", "lifelines", "pyspark", "pyarrow", "numpy", "scipy", "duckdb", "fastapi",
          "starlette", "uvicorn", "sqlalchemy", "jinja2", "matplotlib", "fhir")
 FRAMEWORK = ("typer", "pydantic", "yaml")
-COMMANDS = [["scores"], ["scores", "--format", "json"], ["--help"], ["cohort", "--help"]]
+COMMANDS = [["scores"], ["scores", "--format", "json"], ["--help"], ["cohort", "--help"],
+            ["score", "sins", "--input", "{sins}"]]
+#: One SINS lesion, complete, for ``spinemets score sins`` (written to a temporary file).
+SINS = ('{"level": "T12", "pain": "mechanical", "bone_lesion": "lytic", "alignment": "normal", '
+        '"collapse": "under_50", "posterolateral": "unilateral"}')
 PROBE = ("import runpy, sys\nsys.argv = ['spinemets', *sys.argv[1:]]\n"
          "try:\n    runpy.run_module('spinemets', run_name='__main__')\n"
          "except SystemExit:\n    pass\n"
@@ -59,17 +65,23 @@ def main() -> None:
           "the figure to trust on a loaded machine)")
     print(f"  python -c pass{'':<26} {min(bare):6.0f} {statistics.median(bare):6.0f} "
           f"{max(bare):6.0f}   CPU {min(bare_cpu):5.0f} {statistics.median(bare_cpu):5.0f}")
-    for command in COMMANDS:
-        times, cpu = _time([sys.executable, "-m", "spinemets", *command], args.runs)
-        probe = subprocess.run([sys.executable, "-c", PROBE % (HEAVY, FRAMEWORK), *command],
-                               capture_output=True, text=True, check=False)
-        heavy, _, framework = probe.stderr.rsplit("HEAVY:", 1)[-1].strip().partition("|")
-        label = "spinemets " + " ".join(command)
-        target = (f"  (target < 200 ms, best run: wall {_met(min(times))}, "
-                  f"CPU {_met(min(cpu))})")
-        print(f"  {label:<40} {min(times):6.0f} {statistics.median(times):6.0f} "
-              f"{max(times):6.0f}   CPU {min(cpu):5.0f} {statistics.median(cpu):5.0f}  "
-              f"heavy modules: {heavy or 'none'}; loads: {framework or 'none'}{target}")
+    with tempfile.TemporaryDirectory() as tmp:
+        sins = Path(tmp) / "sins.json"
+        sins.write_text(SINS, encoding="utf-8")
+        for command in COMMANDS:
+            _report([part.format(sins=sins) for part in command],
+                    "spinemets " + " ".join(command).format(sins="sins.json"), args.runs)
+
+
+def _report(command: list[str], label: str, runs: int) -> None:
+    times, cpu = _time([sys.executable, "-m", "spinemets", *command], runs)
+    probe = subprocess.run([sys.executable, "-c", PROBE % (HEAVY, FRAMEWORK), *command],
+                           capture_output=True, text=True, check=False)
+    heavy, _, framework = probe.stderr.rsplit("HEAVY:", 1)[-1].strip().partition("|")
+    target = f"  (target < 200 ms, best run: wall {_met(min(times))}, CPU {_met(min(cpu))})"
+    print(f"  {label:<40} {min(times):6.0f} {statistics.median(times):6.0f} "
+          f"{max(times):6.0f}   CPU {min(cpu):5.0f} {statistics.median(cpu):5.0f}  "
+          f"heavy modules: {heavy or 'none'}; loads: {framework or 'none'}{target}")
 
 
 if __name__ == "__main__":

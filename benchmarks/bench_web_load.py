@@ -14,6 +14,11 @@ from another installation (for example the previous release unpacked with
 this one (``--rounds``), so both see the same background load; figures on a shared machine are
 noisy, compare the rounds side by side.
 
+The demo cases are sent in turn, as an EHR asking again for cases it has not changed: their
+plans are remembered per body and day after the first request. ``--distinct`` gives every
+request a case id never sent before, so every request is a first plan (the engine and the
+ranking of unknowns run each time): the figure for cases the server has not seen.
+
 Each connection is reopened every ``--reconnect`` requests (default 100), as browsers and
 proxies do. uvicorn's workers share one listening socket, and a fixed set of keep-alive
 connections opened at once can all be accepted by one worker, leaving the other core idle
@@ -35,6 +40,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 
 def _free_port() -> int:
@@ -90,17 +96,36 @@ def _start_server(port: int, workers: int, db: Path, python: str = sys.executabl
     raise SystemExit("server did not start")
 
 
+def _request(port: int, path: str, case: dict[str, object]) -> bytes:
+    body = json.dumps(case).encode()
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+
+
 def _requests(port: int, path: str) -> list[bytes]:
     from spinemets.storage import demo_cases
 
-    out = []
-    for case in demo_cases():
-        body = json.dumps(case).encode()
-        out.append(
-            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body)
-    return out
+    return [_request(port, path, case) for case in demo_cases()]
+
+
+class _Distinct:
+    """Request bytes of the demo cases, each with an id never sent before (``--distinct``: no
+    answer can come from a cache; every request is a first plan)."""
+
+    def __init__(self, port: int, path: str) -> None:
+        from spinemets.storage import demo_cases
+
+        self.cases, self.port, self.path, self.sent = demo_cases(), port, path, 0
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def __getitem__(self, i: int) -> bytes:
+        self.sent += 1
+        case = dict(self.cases[i % len(self.cases)])
+        case["id"] = f"bench-{os.getpid()}-{time.monotonic_ns()}-{self.sent}"
+        return _request(self.port, self.path, case)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
@@ -120,7 +145,7 @@ async def _connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWrite
     return reader, writer
 
 
-async def _worker(port: int, payloads: list[bytes], stop: float, latencies: list[float],
+async def _worker(port: int, payloads: Any, stop: float, latencies: list[float],
                   errors: list[int], offset: int, reconnect: int) -> None:
     reader, writer = await _connect(port)
     i = offset
@@ -142,7 +167,7 @@ async def _worker(port: int, payloads: list[bytes], stop: float, latencies: list
     writer.close()
 
 
-async def _drive(port: int, payloads: list[bytes], seconds: float, concurrency: int,
+async def _drive(port: int, payloads: Any, seconds: float, concurrency: int,
                  reconnect: int) -> tuple[list[float], list[int], float]:
     # warm-up
     warm: list[float] = []
@@ -163,7 +188,8 @@ def _serve_levels(python: str, args: argparse.Namespace
     with tempfile.TemporaryDirectory() as tmp:
         proc = _start_server(port, args.workers, Path(tmp) / "bench.sqlite3", python)
         try:
-            payloads = _requests(port, args.path)
+            payloads: Any = (_Distinct(port, args.path) if args.distinct
+                             else _requests(port, args.path))
             for concurrency in args.concurrency:
                 before = _tree_cpu_seconds(proc.pid)
                 latencies, errors, elapsed = asyncio.run(
@@ -210,10 +236,15 @@ def main() -> None:
                         help="interpreter of another installation to compare (e.g. the "
                         "previous release's venv), run interleaved with this one")
     parser.add_argument("--rounds", type=int, default=1, help="rounds (each: this, baseline)")
+    parser.add_argument("--distinct", action="store_true",
+                        help="give every request a case id never sent before, so no answer is "
+                        "remembered (first plans only); default: the demo cases in turn, as "
+                        "an EHR asking again for cases it has not changed")
     args = parser.parse_args()
     print(f"POST {args.path}: {args.workers} uvicorn workers, {len(demo_payload_count())} demo "
           f"cases, {args.seconds:.0f} s per level, connections reopened every {args.reconnect} "
-          f"requests, client on the same {os.cpu_count()}-core machine")
+          f"requests, client on the same {os.cpu_count()}-core machine"
+          + (", every case id new (nothing remembered)" if args.distinct else ""))
     for round_no in range(1, args.rounds + 1):
         print(f"round {round_no}")
         _report("this installation", _serve_levels(sys.executable, args), 2.0)

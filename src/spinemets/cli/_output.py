@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from spinemets.cli._light import dump_json
 from spinemets.errors import InputError, SpinemetsError
@@ -69,6 +68,8 @@ def render_score(result: ScoreResult, target: Console | None = None) -> None:
     title = f"{result.name} ({result.version})"
     if result.lesion:
         title += f", lesion {result.lesion}"
+    from rich.table import Table  # noqa: PLC0415 - text output only
+
     table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("Component")
     table.add_column("Input")

@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from spinemets.cli._light import print_scores
 from spinemets.cli._output import (
@@ -90,6 +89,8 @@ def _batch(defn: ScoreDefinition, text: str, fmt: OutputFormat) -> None:
 
 
 def _batch_table(records: list[dict[str, Any]]) -> None:
+    from rich.table import Table  # noqa: PLC0415 - text output only
+
     table = Table(title_justify="left")
     for column in ("line", "status", "total", "band", "errors"):
         table.add_column(column)

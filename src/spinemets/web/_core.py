@@ -6,6 +6,7 @@ the core. ``spinemets.case`` and ``spinemets.rules`` are imported on first use.
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import json
 from collections.abc import Mapping, Sequence
@@ -126,11 +127,13 @@ def assess_case(data: Mapping[str, Any]) -> dict[str, Any]:
     return _to_dict(case_mod.assess(case_mod.load_case(dict(data))))
 
 
-def plan_case(data: Mapping[str, Any], *, local_model: Any = None) -> dict[str, Any]:
+def plan_case(data: Mapping[str, Any], *, local_model: Any = None,
+              today: dt.date | None = None) -> dict[str, Any]:
     """The ``spinemets-plan/1`` document for a case (with the site's local model's prediction
-    beside the scores when ``local_model``, the site's loaded model, is given)."""
+    beside the scores when ``local_model``, the site's loaded model, is given), as of ``today``
+    (default: today)."""
     case = load_case(data)
-    return _to_dict(_module("spinemets.rules").plan(case, local_model=local_model))
+    return _to_dict(_module("spinemets.rules").plan(case, local_model=local_model, today=today))
 
 
 def triage_answers(answers: Mapping[str, Any]) -> dict[str, Any]:
