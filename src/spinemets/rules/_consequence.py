@@ -196,13 +196,13 @@ def clear_cache() -> None:
 
 def _memo(signature: Callable[[Case], _Signature]) -> Callable[[Case], _Signature]:
     """``signature`` remembered per case document within one ranking (joint fills repeat)."""
-    seen: dict[str, _Signature] = {}
+    seen: dict[Case, _Signature] = {}  # cases are frozen: hashed and compared by value
 
     def remembered(case: Case) -> _Signature:
-        text = case.model_dump_json()
-        if text not in seen:
-            seen[text] = signature(case)
-        return seen[text]
+        found = seen.get(case)
+        if found is None:
+            found = seen[case] = signature(case)
+        return found
     return remembered
 
 
