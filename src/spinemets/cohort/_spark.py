@@ -129,6 +129,15 @@ def _extra_fields() -> list[pa.Field]:
             pa.field(_TALLY, pa.string())]
 
 
+def _kept(df: Any, kernel: Kernel, keep: Keep) -> tuple[list[str], Any]:
+    """The input columns copied to the output, and their Spark schema (None: none)."""
+    out_names = set(kernel.output_schema().names)
+    inputs = cohort_columns()
+    kept = [] if keep == "none" else [c for c in df.columns if c not in out_names and (
+        keep == "all" or c not in inputs)]
+    return kept, df.select(*kept).schema if kept else None
+
+
 def _one_pass(df: Any, chosen: tuple[str, ...], keep: Keep) -> tuple[Any, list[str]]:
     """One mapInArrow giving score rows, problem rows and one count row per partition.
 
@@ -136,11 +145,7 @@ def _one_pass(df: Any, chosen: tuple[str, ...], keep: Keep) -> tuple[Any, list[s
     offset from the count rows afterwards, so no counting pass over the input is needed.
     """
     kernel = _kernel(chosen)
-    out_names = set(kernel.output_schema().names)
-    inputs = cohort_columns()
-    kept = [] if keep == "none" else [c for c in df.columns if c not in out_names and (
-        keep == "all" or c not in inputs)]
-    kept_schema = df.select(*kept).schema if kept else None
+    kept, kept_schema = _kept(df, kernel, keep)
     # every field nullable: score rows leave the problem fields empty and the other way round
     score_fields = [f.with_nullable(True) for f in kernel.output_schema(strings=True)]
     extra = _extra_fields()
@@ -217,11 +222,7 @@ def _scores_only(df: Any, chosen: tuple[str, ...], keep: Keep, accumulator: Any)
     and problems (rows numbered within the partition) to ``accumulator`` (a classic session's
     :class:`_ByPartition` accumulator), so nothing but the scores is written or kept."""
     kernel = _kernel(chosen)
-    out_names = set(kernel.output_schema().names)
-    inputs = cohort_columns()
-    kept = [] if keep == "none" else [c for c in df.columns if c not in out_names and (
-        keep == "all" or c not in inputs)]
-    kept_schema = df.select(*kept).schema if kept else None
+    kept, kept_schema = _kept(df, kernel, keep)
     score_fields = [f.with_nullable(True) for f in kernel.output_schema(strings=True)]
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
