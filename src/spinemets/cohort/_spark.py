@@ -138,6 +138,14 @@ def _kept(df: Any, kernel: Kernel, keep: Keep) -> tuple[list[str], Any]:
     return kept, df.select(*kept).schema if kept else None
 
 
+def _count_statuses(tally: dict[str, dict[str, int]], scores: pa.RecordBatch,
+                    chosen: Sequence[str]) -> None:
+    """Add the status counts of a scored batch to ``tally`` (per score, per status)."""
+    for slug in chosen:
+        for item in scores.column(f"{slug}_status").value_counts().to_pylist():
+            tally[slug][str(item["values"])] += int(item["counts"])
+
+
 def _one_pass(df: Any, chosen: tuple[str, ...], keep: Keep) -> tuple[Any, list[str]]:
     """One mapInArrow giving score rows, problem rows and one count row per partition.
 
@@ -160,10 +168,7 @@ def _one_pass(df: Any, chosen: tuple[str, ...], keep: Keep) -> tuple[Any, list[s
             result = k.run(batch, first_row=row, strings=True)
             row += batch.num_rows
             kept_fields = [batch.schema.field(n).with_nullable(True) for n in kept]
-            for slug in chosen:
-                counts = result.scores.column(f"{slug}_status").value_counts().to_pylist()
-                for item in counts:
-                    tally[slug][str(item["values"])] += int(item["counts"])
+            _count_statuses(tally, result.scores, chosen)
             n = batch.num_rows
             cols = ([batch.column(batch.schema.get_field_index(name)) for name in kept]
                     + result.scores.columns
@@ -233,10 +238,7 @@ def _scores_only(df: Any, chosen: tuple[str, ...], keep: Keep, accumulator: Any)
         for batch in batches:
             result = k.run(batch, first_row=row, strings=True)
             row += batch.num_rows
-            for slug in chosen:
-                counts = result.scores.column(f"{slug}_status").value_counts().to_pylist()
-                for item in counts:
-                    tally[slug][str(item["values"])] += int(item["counts"])
+            _count_statuses(tally, result.scores, chosen)
             fields = [batch.schema.field(n).with_nullable(True) for n in kept] + score_fields
             cols = ([batch.column(batch.schema.get_field_index(n)) for n in kept]
                     + result.scores.columns)
