@@ -40,10 +40,19 @@ from spinemets.cohort._io import _FORMATS, BatchSource, BatchWriter, open_source
 from spinemets.cohort._kernel import PROBLEM_SCHEMA, STATUSES, Kernel, KernelOutput
 from spinemets.errors import InputError, ProblemDetail
 
-__all__ = ["Keep", "ScoreSummary", "score_file", "sidecar_path"]
+__all__ = ["Keep", "ScoreSummary", "add_statuses", "score_file", "sidecar_path"]
 
 Keep = Literal["extra", "all", "none"]
 T = TypeVar("T")
+
+
+def add_statuses(into: dict[str, dict[str, int]], counts: Mapping[str, Mapping[str, int]]
+                 ) -> None:
+    """Add rows per score and status (a scored batch's, a partition's) to ``into``."""
+    for slug, by_status in counts.items():
+        total = into.setdefault(slug, dict.fromkeys(STATUSES, 0))
+        for status, n in by_status.items():
+            total[status] += n
 
 
 @dataclass
@@ -76,10 +85,7 @@ class ScoreSummary:
 
     def add_statuses(self, counts: Mapping[str, Mapping[str, int]]) -> None:
         """Add the rows per score and status of one scored batch."""
-        for slug, by_status in counts.items():
-            total = self.status_counts.setdefault(slug, dict.fromkeys(STATUSES, 0))
-            for status, n in by_status.items():
-                total[status] += n
+        add_statuses(self.status_counts, counts)
 
     def add_problems(self, problems: pa.RecordBatch) -> None:
         """Add the problems of one batch (rows never span batches)."""

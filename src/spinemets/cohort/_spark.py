@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,7 +38,7 @@ from spinemets.cohort._columns import cohort_columns, present_scores
 from spinemets.cohort._files import check_source, check_targets, replacing, same_file
 from spinemets.cohort._io import file_format
 from spinemets.cohort._kernel import PROBLEM_SCHEMA, STATUSES, Kernel
-from spinemets.cohort._local import Keep, ScoreSummary, sidecar_path
+from spinemets.cohort._local import Keep, ScoreSummary, add_statuses, sidecar_path
 from spinemets.errors import InputError
 
 __all__ = ["read_spark", "score_file_spark", "score_spark_dataframe", "spark_session"]
@@ -138,12 +138,48 @@ def _kept(df: Any, kernel: Kernel, keep: Keep) -> tuple[list[str], Any]:
     return kept, df.select(*kept).schema if kept else None
 
 
-def _count_statuses(tally: dict[str, dict[str, int]], scores: pa.RecordBatch,
-                    chosen: Sequence[str]) -> None:
-    """Add the status counts of a scored batch to ``tally`` (per score, per status)."""
-    for slug in chosen:
-        for item in scores.column(f"{slug}_status").value_counts().to_pylist():
-            tally[slug][str(item["values"])] += int(item["counts"])
+class _Scored(NamedTuple):
+    """One record batch through the kernel (:meth:`_Partition.scored`)."""
+
+    #: The kept input columns' fields (nullable), in order.
+    kept_fields: list[pa.Field]
+    #: The kept input columns, then the score columns.
+    columns: list[pa.Array]
+    rows: int
+    #: Bad cells, rows numbered within the partition.
+    problems: pa.RecordBatch
+
+
+class _Partition:
+    """The kernel over one partition's record batches, as both passes run it: the scores with
+    the kept input columns, the problems, and the partition's rows and status counts so far."""
+
+    def __init__(self, chosen: tuple[str, ...], kept: list[str]) -> None:
+        self.chosen, self.kept = chosen, kept
+        self.rows = 0
+        self.tally: dict[str, dict[str, int]] = {s: dict.fromkeys(STATUSES, 0) for s in chosen}
+
+    def scored(self, batches: Iterator[pa.RecordBatch]) -> Iterator[_Scored]:
+        kernel = _kernel(self.chosen)
+        for batch in batches:
+            result = kernel.run(batch, first_row=self.rows + 1, strings=True)
+            self.rows += batch.num_rows
+            add_statuses(self.tally, result.status_counts)
+            yield _Scored([batch.schema.field(n).with_nullable(True) for n in self.kept],
+                          [batch.column(batch.schema.get_field_index(n)) for n in self.kept]
+                          + result.scores.columns, batch.num_rows, result.problems)
+
+
+def _mapped_schema(kept_schema: Any, fields: list[pa.Field]) -> Any:
+    """Spark schema of a pass's output: the kept input columns (as Spark read them), then
+    ``fields``; every field nullable."""
+    from pyspark.sql.types import StructField, StructType  # noqa: PLC0415
+
+    schema = StructType([StructField(f.name, f.dataType, True)
+                         for f in (kept_schema.fields if kept_schema else [])])
+    for f in _spark_schema(pa.schema(fields)).fields:
+        schema = schema.add(f.name, f.dataType, True)
+    return schema
 
 
 def _one_pass(df: Any, chosen: tuple[str, ...], keep: Keep) -> tuple[Any, list[str]]:
@@ -159,25 +195,18 @@ def _one_pass(df: Any, chosen: tuple[str, ...], keep: Keep) -> tuple[Any, list[s
     extra = _extra_fields()
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        k = _kernel(chosen)
+        part = _Partition(chosen, kept)
         pid = _partition_id()
-        row = 1
-        tally = {s: dict.fromkeys(STATUSES, 0) for s in chosen}
         kept_fields: list[pa.Field] = []
-        for batch in batches:
-            result = k.run(batch, first_row=row, strings=True)
-            row += batch.num_rows
-            kept_fields = [batch.schema.field(n).with_nullable(True) for n in kept]
-            _count_statuses(tally, result.scores, chosen)
-            n = batch.num_rows
-            cols = ([batch.column(batch.schema.get_field_index(name)) for name in kept]
-                    + result.scores.columns
+        for scored in part.scored(batches):
+            kept_fields, n = scored.kept_fields, scored.rows
+            cols = (scored.columns
                     + [pa.nulls(n, f.type) for f in extra[:-3]]
                     + [pa.array(["score"] * n), pa.array([pid] * n, pa.int32()),
                        pa.nulls(n, pa.string())])
             yield pa.RecordBatch.from_arrays(cols, schema=pa.schema(
                 kept_fields + score_fields + extra))
-            found = result.problems
+            found = scored.problems
             if found.num_rows:
                 m = found.num_rows
                 cols = ([pa.nulls(m, f.type) for f in kept_fields]
@@ -194,17 +223,12 @@ def _one_pass(df: Any, chosen: tuple[str, ...], keep: Keep) -> tuple[Any, list[s
                 + [pa.nulls(1, f.type) for f in score_fields]
                 + [pa.nulls(1, f.type) for f in extra[:-3]]
                 + [pa.array(["count"]), pa.array([pid], pa.int32()),
-                   pa.array([json.dumps({"rows": row - 1, "status": tally})])])
+                   pa.array([json.dumps({"rows": part.rows, "status": part.tally})])])
         yield pa.RecordBatch.from_arrays(cols, schema=pa.schema(
             kept_fields + score_fields + extra))
 
-    from pyspark.sql.types import StructField, StructType  # noqa: PLC0415
-
-    schema = StructType([StructField(f.name, f.dataType, True)
-                         for f in (kept_schema.fields if kept_schema else [])])
-    for f in _spark_schema(pa.schema(score_fields + extra)).fields:
-        schema = schema.add(f)
-    return df.mapInArrow(run, schema), kept + [f.name for f in score_fields]
+    return (df.mapInArrow(run, _mapped_schema(kept_schema, score_fields + extra)),
+            kept + [f.name for f in score_fields])
 
 
 class _ByPartition:
@@ -231,30 +255,17 @@ def _scores_only(df: Any, chosen: tuple[str, ...], keep: Keep, accumulator: Any)
     score_fields = [f.with_nullable(True) for f in kernel.output_schema(strings=True)]
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        k = _kernel(chosen)
-        row = 1
-        tally = {s: dict.fromkeys(STATUSES, 0) for s in chosen}
+        part = _Partition(chosen, kept)
         found: list[pa.RecordBatch] = []
-        for batch in batches:
-            result = k.run(batch, first_row=row, strings=True)
-            row += batch.num_rows
-            _count_statuses(tally, result.scores, chosen)
-            fields = [batch.schema.field(n).with_nullable(True) for n in kept] + score_fields
-            cols = ([batch.column(batch.schema.get_field_index(n)) for n in kept]
-                    + result.scores.columns)
-            yield pa.RecordBatch.from_arrays(cols, schema=pa.schema(fields))
-            if result.problems.num_rows:
-                found.append(result.problems)
+        for scored in part.scored(batches):
+            yield pa.RecordBatch.from_arrays(scored.columns, schema=pa.schema(
+                scored.kept_fields + score_fields))
+            if scored.problems.num_rows:
+                found.append(scored.problems)
         problems = pa.Table.from_batches(found) if found else None
-        accumulator.add({_partition_id(): (row - 1, tally, problems)})
+        accumulator.add({_partition_id(): (part.rows, part.tally, problems)})
 
-    from pyspark.sql.types import StructField, StructType  # noqa: PLC0415
-
-    schema = StructType([StructField(f.name, f.dataType, True)
-                         for f in (kept_schema.fields if kept_schema else [])])
-    for f in _spark_schema(pa.schema(score_fields)).fields:
-        schema = schema.add(f.name, f.dataType, True)
-    return df.mapInArrow(run, schema)
+    return df.mapInArrow(run, _mapped_schema(kept_schema, score_fields))
 
 
 def _arrow_type(spark_type: Any) -> pa.DataType:
@@ -320,9 +331,7 @@ def _problems_and_tally(parts: _Parts, chosen: Sequence[str]
     running = 0
     for pid in sorted(parts):  # a partition's rows follow those of the partitions before it
         rows, tally, found = parts[pid]
-        for slug, counts in tally.items():
-            for key, value in counts.items():
-                status[slug][key] = status[slug].get(key, 0) + int(value)
+        add_statuses(status, tally)
         if found is not None and found.num_rows:
             shifted = pc.add(found.column("row").cast(pa.int64()), running)
             tables.append(found.cast(PROBLEM_SCHEMA).set_column(
