@@ -36,7 +36,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from spinemets.case import Assessment, Case, Lesion
 from spinemets.domain import parse_histology, parse_lab
@@ -548,20 +548,20 @@ def lesion_facts(case: Case, assessment: Assessment, index: int,
     ``today`` is the date intervals are counted to (prior radiotherapy); default: today.
     """
     today = today or dt.date.today()
-    lesion = case.lesions[index]
     sins = assessment.get("sins", index)
-    sins_sources = _missing_fields(assessment, sins, index)
     tomita, tokuhashi = assessment.get("tomita_2001"), assessment.get("tokuhashi_2005")
     established = patient["histology_established"]
+    scores = _LesionScores(assessment.get("bilsky_escc", index),
+                           sins, _missing_fields(assessment, sins, index),
+                           tomita, _missing_fields(assessment, tomita),
+                           tokuhashi, _missing_fields(assessment, tokuhashi))
     # everything the lesion's own facts are computed from (each part immutable and hashable):
     # ranking the unknowns computes them for many cases that differ in one field
-    key = (lesion, index, case.cancer, case.disease, len(case.lesions), today, established,
-           assessment.get("bilsky_escc", index), sins, sins_sources,
-           tomita, _missing_fields(assessment, tomita),
-           tokuhashi, _missing_fields(assessment, tokuhashi))
+    key = (case.lesions[index], index, case.cancer, case.disease, len(case.lesions), today,
+           established, scores)
     own = _OWN_FACTS.get(key)
     if own is None:
-        own = _lesion_own_facts(case, assessment, index, established, today)
+        own = _lesion_own_facts(case, index, established, today, scores)
         if len(_OWN_FACTS) >= _OWN_FACTS_SIZE:
             _OWN_FACTS.clear()
         _OWN_FACTS[key] = own
@@ -578,21 +578,29 @@ def clear_lesion_facts() -> None:
     _OWN_FACTS.clear()
 
 
-def _lesion_own_facts(case: Case, assessment: Assessment, index: int, established: Fact,
-                      today: dt.date) -> Mapping[str, Fact]:
+class _LesionScores(NamedTuple):
+    """The score results a lesion's facts read, with the case fields missing from each."""
+
+    escc: ScoreResult | None
+    sins: ScoreResult | None
+    sins_missing: tuple[str, ...]
+    tomita: ScoreResult | None
+    tomita_missing: tuple[str, ...]
+    tokuhashi: ScoreResult | None
+    tokuhashi_missing: tuple[str, ...]
+
+
+def _lesion_own_facts(case: Case, index: int, established: Fact, today: dt.date,
+                      scores: _LesionScores) -> Mapping[str, Fact]:
     """The facts of lesion ``index`` alone (see :func:`lesion_facts`)."""
     lesion = case.lesions[index]
     course, interval_short = _prior_rt(lesion, f"lesions[{index}]", today)
     prefix = f"lesions[{index}]"
     radio = _radiosensitivity(case, lesion, index, established)
-    sins = assessment.get("sins", index)
-    sins_sources = _missing_fields(assessment, sins, index)
-    tomita, tokuhashi = assessment.get("tomita_2001"), assessment.get("tokuhashi_2005")
     return MappingProxyType({
-        "escc_class": _band_fact(assessment.get("bilsky_escc", index), (f"{prefix}.escc",),
-                                 "ESCC"),
+        "escc_class": _band_fact(scores.escc, (f"{prefix}.escc",), "ESCC"),
         "escc_grade": _choice_fact(lesion.escc, f"{prefix}.escc", "ESCC grade"),
-        "sins_band": _band_fact(sins, sins_sources, "SINS"),
+        "sins_band": _band_fact(scores.sins, scores.sins_missing, "SINS"),
         "sins_ct_inputs_missing": Fact.known(
             any(getattr(lesion, n) is None for n in _SINS_CT_ITEMS), (prefix,),
             "SINS imaging items not all recorded"),
@@ -618,9 +626,8 @@ def _lesion_own_facts(case: Case, assessment: Assessment, index: int, establishe
                                        f"{prefix}.hypervascular_on_imaging",
                                        "hypervascular on imaging"),
         "solitary": _solitary(case),
-        "tomita_band": _band_fact(tomita, _missing_fields(assessment, tomita), "Tomita"),
-        "tokuhashi_band": _band_fact(tokuhashi, _missing_fields(assessment, tokuhashi),
-                                     "Tokuhashi"),
+        "tomita_band": _band_fact(scores.tomita, scores.tomita_missing, "Tomita"),
+        "tokuhashi_band": _band_fact(scores.tokuhashi, scores.tokuhashi_missing, "Tokuhashi"),
         "radiosensitivity_unsettled": _unsettled(case, lesion, index, established),
     })
 
