@@ -3,7 +3,6 @@ installed pyspark): scoring and validation are identical to the local engines.""
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import socket
@@ -15,12 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
+from tests.cohort._spark_pair import problem_rows, score_both, with_bad_cells
 
-from spinemets.cohort import score_file, synth_table, validate_file
-from spinemets.cohort._spark import score_file_spark
+from spinemets.cohort import synth_table, validate_file
 
 pytestmark = pytest.mark.spark
 pyspark = pytest.importorskip("pyspark")
@@ -81,35 +78,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             proc.wait(timeout=30)
 
 
-def _score_columns(table: pa.Table) -> pa.Table:
-    names = [n for n in table.column_names if n.endswith(("_total", "_band", "_status"))]
-    cols = [table.column(n).cast(pa.string()) if pa.types.is_dictionary(table.column(n).type)
-            else table.column(n) for n in names]
-    return pa.table(dict(zip(names, cols, strict=True))).combine_chunks()
-
-
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
-
-
 def test_cluster_scores_and_validates_like_local(cluster: Any, tmp_path: Path) -> None:
-    table = synth_table(20_000, 23)
-    kps = table.column("kps").cast(pa.string()).to_pylist()
-    kps[7], kps[15001] = "abc", "85"  # bad cells in two different partitions
-    table = table.set_column(table.schema.get_field_index("kps"), "kps", pa.array(kps))
-    source = tmp_path / "cohort.parquet"
-    pq.write_table(table, source, row_group_size=4096)
-    local = score_file(source, tmp_path / "local.parquet", progress=False)
-    remote = score_file_spark(source, tmp_path / "spark_out", session=cluster,
-                              problems_path=tmp_path / "spark.problems.csv")
-    ours = pq.read_table(tmp_path / "local.parquet").sort_by("patient_id")
-    theirs = pq.read_table(tmp_path / "spark_out").sort_by("patient_id")
-    assert ours.column("patient_id").equals(theirs.column("patient_id"))
-    assert _score_columns(ours).equals(_score_columns(theirs))
-    assert (remote.rows, remote.status_counts) == (local.rows, local.status_counts)
-    assert _rows(tmp_path / "spark.problems.csv") == _rows(tmp_path / "local.problems.csv")
-    assert {r["row"] for r in _rows(tmp_path / "local.problems.csv")} == {"8", "15002"}
+    # bad cells in two different partitions
+    table = with_bad_cells(synth_table(20_000, 23), "kps", {7: "abc", 15001: "85"})
+    score_both(table, tmp_path, cluster, row_group_size=4096)
+    assert problem_rows(tmp_path / "spark.problems.csv") == problem_rows(
+        tmp_path / "local.problems.csv")
+    assert {r["row"] for r in problem_rows(tmp_path / "local.problems.csv")} == {"8", "15002"}
     # validation from a Spark group-by equals the local one (same counts, same statistics)
     on_spark = validate_file(tmp_path / "spark_out", engine="spark", spark=cluster).to_dict(
         curves=True)
