@@ -25,7 +25,14 @@ from tests.rules.conftest import vignettes
 from spinemets.case import Case, load_case
 from spinemets.errors import SpinemetsError
 from spinemets.rules import _plan, plan
-from spinemets.rules._consequence import _values, _variants, group_filled
+from spinemets.rules._consequence import (
+    _Base,
+    _values,
+    _variant,
+    _variants,
+    _with,
+    group_filled,
+)
 from spinemets.storage import demo_cases
 
 TODAY = dt.date(2026, 12, 7)
@@ -96,11 +103,11 @@ def _whole(case: Case) -> tuple[tuple[str, bool], frozenset[Any], frozenset[Any]
     return (run.triage.level, run.triage.provisional), _plan._decisions(_plan._finish(run)), bands
 
 
-def _alone(document: dict[str, Any], path: str) -> str | None:
+def _alone(case: _Base, path: str) -> str | None:
     """The largest consequence of filling ``path`` alone, by the whole engine."""
-    base = _whole(load_case(document))
+    base = _whole(case.case)
     worst: str | None = None
-    for variant in _variants(document, path, _values(path, TODAY) or []):
+    for variant in _variants(case, path, _values(path, TODAY) or []):
         try:
             other = _whole(variant)
         except SpinemetsError:
@@ -114,14 +121,14 @@ def _alone(document: dict[str, Any], path: str) -> str | None:
     return worst
 
 
-def _expected(document: dict[str, Any], path: str, candidates: list[str]) -> str | None:
+def _expected(case: _Base, path: str, candidates: list[str]) -> str | None:
     """Alone, then with the other missing inputs of its group (the patient, or the same
     lesion) filled with a middle value: the consequence the whole engine gives."""
-    alone = _alone(document, path)
+    alone = _alone(case, path)
     if alone is not None:
         return alone
-    filled = group_filled(document, path, candidates, TODAY)
-    return None if filled is document else _alone(filled, path)
+    filled = group_filled(case, path, candidates, TODAY)
+    return None if filled is case else _alone(filled, path)
 
 
 def _candidates(case: Case) -> list[str]:
@@ -137,11 +144,11 @@ def test_a_lesion_field_is_judged_in_the_whole_case() -> None:
 @pytest.mark.parametrize("ref", sorted(CASES))
 def test_decisions_scope_by_scope_equal_the_whole_engine(ref: str) -> None:
     case = load_case(CASES[ref])
-    document = case.model_dump(mode="json")
     remembered: dict[Any, Any] = {}
     tried = 0
     for path in _candidates(case):
-        for variant in [case, *_variants(document, path, _values(path, TODAY) or [])]:
+        for variant in [case, *_variants(_Base.of(case), path,
+                                         _values(path, TODAY) or [])]:
             try:
                 whole = _whole(variant)[1]
             except SpinemetsError:
@@ -155,13 +162,12 @@ def test_decisions_scope_by_scope_equal_the_whole_engine(ref: str) -> None:
 @pytest.mark.parametrize("ref", sorted(CASES))
 def test_each_unknown_has_the_consequence_the_whole_engine_gives(ref: str) -> None:
     case = load_case(CASES[ref])
-    document = case.model_dump(mode="json")
     result = plan(case, today=TODAY)
     listed = dict(zip(result.unknowns, result.unknown_consequences, strict=True))
     for path in _candidates(case):
         if listed.get(path) == "unlisted":
             continue
-        expected = _expected(document, path, _candidates(case))
+        expected = _expected(_Base.of(case), path, _candidates(case))
         assert listed.get(path) == expected, f"{ref}: {path} is {listed.get(path)}, not {expected}"
 
 
@@ -199,3 +205,48 @@ def test_what_a_lesion_reads_of_the_whole_case_covers_every_enriched_item() -> N
     assert set(_plan.DRUG_ITEMS) | named == set(_plan._ENRICH_READS)
     assert {"cebrt", "srs", "zoledronic_acid", "analgesia", "bloods_baseline"} <= named
     assert set(_plan._lesion_reads()) <= {*_plan._Global._fields, "under_18"}
+
+
+@pytest.mark.parametrize("ref", sorted(CASES))
+def test_a_variant_validated_by_section_equals_the_whole_validation(ref: str) -> None:
+    """Every value tried for every candidate (and for every candidate of the case with its
+    group filled): the case built validating only the changed section equals the case
+    validated whole from the changed JSON document, and both refuse the same values."""
+    case = load_case(CASES[ref])
+    candidates = _candidates(case)
+    bases = [_Base.of(case)]
+    bases += [group_filled(bases[0], path, candidates, TODAY) for path in candidates]
+    tried = 0
+    for base in bases:
+        assert base.case == load_case(base.document)
+        for path in candidates:
+            for value in _values(path, TODAY) or []:
+                changed = _with(base.document, path, value)
+                refusal: str | None = None
+                try:
+                    whole = load_case(changed)
+                except SpinemetsError as exc:
+                    refusal = str(exc)
+                if refusal is not None:
+                    with pytest.raises(SpinemetsError) as caught:
+                        _variant(base, path, value)
+                    assert str(caught.value) == refusal, f"{ref}: {path} = {value!r}"
+                    continue
+                variant = _variant(base, path, value)
+                assert variant.case == whole, f"{ref}: {path} = {value!r}"
+                assert variant.case.lesions_recorded == whole.lesions_recorded
+                assert variant.document == changed
+                tried += 1
+    assert tried or not candidates
+
+
+def test_a_variant_keeps_unknown_lesions_unknown() -> None:
+    """A case without a lesion list keeps it unknown in its variants; ``[]`` stays recorded."""
+    lesions: list[Any] | None
+    for lesions in (None, []):
+        case = load_case({"patient": {"age_years": 60}, "lesions": lesions})
+        base = _Base.of(case)
+        assert base.document["lesions"] == lesions
+        variant = _variant(base, "performance.kps", 50).case
+        assert variant.lesions_recorded is (lesions is not None)
+        assert variant == load_case(_with(base.document, "performance.kps", 50))

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from spinemets.case import Case, load_case
 from spinemets.domain import ANALYTES
@@ -158,6 +158,45 @@ def _with(document: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     return top
 
 
+class _Base(NamedTuple):
+    """A validated case and its JSON document (``case.model_dump(mode="json")``, or the
+    document it was validated from): the variants of a case are built from both."""
+
+    case: Case
+    document: dict[str, Any]
+
+    @classmethod
+    def of(cls, case: Case) -> _Base:
+        """``case`` with its JSON document (lesions left out stay unknown: ``null``)."""
+        document = case.model_dump(mode="json")
+        if not case.lesions_recorded:
+            document["lesions"] = None  # unknown, not "no spinal lesion" (the dump gives [])
+        return cls(case, document)
+
+
+def _variant(base: _Base, path: str, value: Any) -> _Base:
+    """``base`` with ``path`` set to ``value``: the case ``load_case(_with(base.document, path,
+    value))`` gives, built validating only what changed. The section ``path`` is in (for a
+    lesion's field, that lesion) is validated from the changed document; every other section
+    is ``base.case``'s own validated model, which pydantic takes as it is, and the case-level
+    checks (the number of lesions, one lesion per level) run as on any case. Equal to the
+    whole validation (tested); a value the case format refuses raises the same error."""
+    document = _with(base.document, path, value)
+    case = base.case
+    data: dict[str, Any] = {name: getattr(case, name) for name in type(case).model_fields}
+    # left out or null, the lesions are unknown; a list (even empty) records them
+    data["lesions"] = list(case.lesions) if case.lesions_recorded else None
+    lesion = _LESION.match(path)
+    if lesion is not None and data["lesions"] is not None and isinstance(
+            document.get("lesions"), list):
+        index = int(lesion.group(1))
+        data["lesions"][index] = document["lesions"][index]
+    else:
+        section = path.split(".", 1)[0].split("[", 1)[0]
+        data[section] = document.get(section)
+    return _Base(load_case(data), document)
+
+
 def rank_unknowns(case: Case, candidates: Iterable[str], today: dt.date,
                   signature: Callable[[Case], _Signature],
                   triage_level: Callable[[Case], tuple[str, bool]],
@@ -173,14 +212,14 @@ def rank_unknowns(case: Case, candidates: Iterable[str], today: dt.date,
     candidates = list(dict.fromkeys(candidates))
     if not candidates:
         return ()
-    document = case.model_dump(mode="json")
-    key = (json.dumps(document, sort_keys=True, default=str), today, tuple(candidates))
+    base = _Base.of(case)
+    key = (json.dumps(base.document, sort_keys=True, default=str), today, tuple(candidates))
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
         if cached is not None:
             _CACHE.move_to_end(key)
             return cached
-    result = _rank(document, candidates, today, _memo(signature), triage_level)
+    result = _rank(base, candidates, today, _memo(signature), triage_level)
     with _CACHE_LOCK:
         _CACHE[key] = result
         while len(_CACHE) > _CACHE_SIZE:
@@ -206,7 +245,7 @@ def _memo(signature: Callable[[Case], _Signature]) -> Callable[[Case], _Signatur
     return remembered
 
 
-def _rank(document: dict[str, Any], candidates: list[str], today: dt.date,
+def _rank(case: _Base, candidates: list[str], today: dt.date,
           signature: Callable[[Case], _Signature],
           triage_level: Callable[[Case], tuple[str, bool]],
           ) -> tuple[tuple[str, Consequence], ...]:
@@ -214,20 +253,20 @@ def _rank(document: dict[str, Any], candidates: list[str], today: dt.date,
     ranked: list[tuple[int, int, str, Consequence]] = []
     for position, path in enumerate(candidates):
         values = _values(path, today)
-        variants = [] if values is None else list(_variants(document, path, values))
+        variants = [] if values is None else list(_variants(case, path, values))
         if values is None or not variants:
             # values that cannot be listed, or none the case format takes: kept, never hidden
             ranked.append((CONSEQUENCES.index("unlisted"), position, path, "unlisted"))
             continue
         if base is None:
             try:
-                base = signature(load_case(document))
-            except SpinemetsError:  # a case built past the format's limits: kept, unranked
+                base = signature(case.case)
+            except SpinemetsError:  # a combination the scores refuse: kept, unranked
                 ranked.append((CONSEQUENCES.index("unlisted"), position, path, "unlisted"))
                 continue
         worst = _worst(base, variants, signature, triage_level)
         if worst is None:
-            worst = _jointly(document, path, values, candidates=candidates, today=today,
+            worst = _jointly(case, path, values, candidates=candidates, today=today,
                              signature=signature, triage_level=triage_level)
         if worst is not None:
             ranked.append((CONSEQUENCES.index(worst), position, path, worst))
@@ -240,45 +279,42 @@ def _group_of(path: str) -> int | None:
     return None if match is None else int(match.group(1))
 
 
-def group_filled(document: dict[str, Any], path: str, candidates: Iterable[str],
-                 today: dt.date) -> dict[str, Any]:
-    """``document`` with the other ``candidates`` of ``path``'s group (the patient, or the same
-    lesion) filled with a middle value of theirs (``document`` itself if none could be)."""
+def group_filled(case: _Base, path: str, candidates: Iterable[str], today: dt.date) -> _Base:
+    """``case`` with the other ``candidates`` of ``path``'s group (the patient, or the same
+    lesion) filled with a middle value of theirs (``case`` itself if none could be)."""
     group = _group_of(path)
-    filled = document
+    filled = case
     for other in candidates:
         options = _values(other, today)
         if other == path or _group_of(other) != group or not options:
             continue
-        trial = _with(filled, other, options[len(options) // 2])
         try:
-            load_case(trial)
+            filled = _variant(filled, other, options[len(options) // 2])
         except SpinemetsError:  # a value the case format refuses is not used
             continue
-        filled = trial
     return filled
 
 
-def _jointly(document: dict[str, Any], path: str, values: list[Any], *, candidates: list[str],
+def _jointly(case: _Base, path: str, values: list[Any], *, candidates: list[str],
              today: dt.date, signature: Callable[[Case], _Signature],
              triage_level: Callable[[Case], tuple[str, bool]]) -> Consequence | None:
     """An input that changes nothing alone may need another missing input (a creatinine
     without a weight gives no clearance): try it again with the other missing inputs of the
     same group (the patient, or the same lesion) filled with a middle value of theirs."""
-    filled = group_filled(document, path, candidates, today)
-    if filled is document:
+    filled = group_filled(case, path, candidates, today)
+    if filled is case:
         return None
     try:
-        base = signature(load_case(filled))
+        base = signature(filled.case)
     except SpinemetsError:
         return None
     return _worst(base, list(_variants(filled, path, values)), signature, triage_level)
 
 
-def _variants(document: dict[str, Any], path: str, values: list[Any]) -> Iterator[Case]:
+def _variants(case: _Base, path: str, values: list[Any]) -> Iterator[Case]:
     for value in values:
         try:
-            yield load_case(_with(document, path, value))
+            yield _variant(case, path, value).case
         except SpinemetsError:  # a value the case format refuses is simply not tried
             continue
 
