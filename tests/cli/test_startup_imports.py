@@ -54,10 +54,13 @@ def test_import_spinemets_is_light() -> None:
 
 
 @pytest.mark.parametrize("command", [["--help"], ["cohort", "--help"], ["score", "--help"]])
-def test_help_loads_no_pydantic(command: list[str]) -> None:
-    """An absent root ``--help`` is False, not None: typer does not coerce it via pydantic."""
+def test_help_loads_no_pydantic_or_rich(command: list[str]) -> None:
+    """An absent root ``--help`` is False, not None: typer does not coerce it via pydantic.
+    Help is click's plain text, and the consoles are made on first print: no rich."""
     result = subprocess.run([sys.executable, "-c", PROBE, *command], capture_output=True,
                             text=True, check=False, timeout=120)
     modules = set(json.loads(result.stderr.rsplit("MODULES:", 1)[1]))
     assert "typer" in modules
     assert "pydantic" not in modules
+    assert "rich" not in modules
+    assert result.stdout.startswith("Usage: spinemets")

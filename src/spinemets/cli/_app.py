@@ -44,6 +44,9 @@ def build(areas: Sequence[str] = AREAS) -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        # click's own help and usage errors: typer's rich panels import rich's Markdown and
+        # syntax highlighting (about 70 ms of every --help); plain text reads as well
+        rich_markup_mode=None,
     )
     for name in areas:
         try:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from spinemets.cli._output import console, dump_json, fail
 from spinemets.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["register"]
 
@@ -31,6 +33,8 @@ LocalModelOption = Annotated[Path | None, typer.Option(
 
 
 def _scores_table(scores: list[dict[str, Any]], title: str) -> Table:
+    from rich.table import Table  # noqa: PLC0415 - text output only
+
     table = Table(title=title, title_justify="left")
     for column in ("Score", "Lesion", "Status", "Total", "Band", "Missing / notes"):
         table.add_column(column, overflow="fold")
@@ -55,20 +59,20 @@ def assess_command(case: CaseArgument, fmt: FormatOption = CaseFormat.json) -> N
     if fmt is CaseFormat.json:
         print(dump_json(result))
         return
-    console.print(_scores_table(result["scores"], "Scores"))
+    console().print(_scores_table(result["scores"], "Scores"))
     for s in result["scores"]:
         for warning in s["warnings"]:
-            console.print(f"Warning ({s['score']}): {warning}", markup=False, highlight=False)
+            console().print(f"Warning ({s['score']}): {warning}", markup=False, highlight=False)
     for u in result["unavailable"]:
-        console.print(f"Not computed: {u['score']} ({u['reason']})", markup=False,
+        console().print(f"Not computed: {u['score']} ({u['reason']})", markup=False,
                       highlight=False)
 
 
 def _print_lines(header: str, lines: list[str]) -> None:
     if lines:
-        console.print(f"[bold]{header}[/bold]")
+        console().print(f"[bold]{header}[/bold]")
         for line in lines:
-            console.print(f"  - {line}", markup=False, highlight=False)
+            console().print(f"  - {line}", markup=False, highlight=False)
 
 
 def case_and_plan(case: str, local_model: Path | None = None
@@ -166,9 +170,9 @@ def triage_command(
     if fmt is CaseFormat.json:
         print(dump_json(result))
         return
-    console.print(f"[bold]{result['level'].upper()}[/bold]: {result['patient_advice']}",
+    console().print(f"[bold]{result['level'].upper()}[/bold]: {result['patient_advice']}",
                   highlight=False)
-    console.print(f"Clinician: {result['clinician_advice']}", markup=False, highlight=False)
+    console().print(f"Clinician: {result['clinician_advice']}", markup=False, highlight=False)
     _print_lines("Because", result["basis"])
     _print_lines("Unanswered questions that could raise the level",
                  result["unanswered_could_raise"])

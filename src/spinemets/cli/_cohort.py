@@ -97,7 +97,7 @@ def score_command(  # noqa: PLR0917  (typer: options are parameters)
         fail(exc)
     print(json.dumps(summary.to_dict(), indent=2))
     if summary.problems:
-        err_console.print(f"{summary.rows_with_problems} rows with problems: see "
+        err_console().print(f"{summary.rows_with_problems} rows with problems: see "
                           f"{summary.problems_file}", highlight=False)
 
 
@@ -169,7 +169,7 @@ def validate_command(  # noqa: PLR0917  (typer: options are parameters)
             fail(exc)
     else:
         print(text)
-    err_console.print(
+    err_console().print(
         f"{report.rows} rows read, {report.rows_without_survival} without usable survival data;"
         " rows used: " + ", ".join(f"{s.slug} {s.complete}" for s in report.scores)
         + (f". Report written to {out}" if out is not None else ""), highlight=False)
@@ -178,12 +178,12 @@ def validate_command(  # noqa: PLR0917  (typer: options are parameters)
 @contextmanager
 def _progress(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
     """A progress bar on standard error when it is a terminal (else no callback)."""
-    if not err_console.is_terminal:
+    if not err_console().is_terminal:
         yield None
         return
     from rich.progress import Progress  # noqa: PLC0415
 
-    with Progress(console=err_console, transient=True) as bar:
+    with Progress(console=err_console(), transient=True) as bar:
         task = bar.add_task(label, total=None)
 
         def update(done: int, total: int | None) -> None:
@@ -206,7 +206,7 @@ def synth_command(
         rows = synth_file(out, n, seed)
     except SpinemetsError as exc:
         fail(exc)
-    err_console.print(f"{rows} rows written to {out}. {SYNTHETIC_NOTE}.", highlight=False)
+    err_console().print(f"{rows} rows written to {out}. {SYNTHETIC_NOTE}.", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -84,12 +84,12 @@ def fit_command(  # noqa: PLR0917  (typer: options are parameters)
     except SpinemetsError as exc:
         fail(exc)
     d, s = model.data, model.sample_size
-    err_console.print(
+    err_console().print(
         f"{model.label}: {d.events} events, {s.events_per_parameter:.1f} per candidate "
         f"parameter; {d.excluded_missing} rows excluded for a missing predictor "
         f"(complete-case). Written to {out}.", highlight=False, markup=False)
     if s.forced:
-        err_console.print("warning: fitted below 10 events per candidate parameter (--force)",
+        err_console().print("warning: fitted below 10 events per candidate parameter (--force)",
                           highlight=False, markup=False)
 
 
@@ -126,7 +126,7 @@ def report_command(  # noqa: PLR0917  (typer: options are parameters)
         save_text(text, out, inputs=[model_file, data])
     except SpinemetsError as exc:
         fail(exc)
-    err_console.print(f"report written to {out}", highlight=False, markup=False)
+    err_console().print(f"report written to {out}", highlight=False, markup=False)
 
 
 @model_app.command("predict")
@@ -165,5 +165,5 @@ def synth_command(
         write_known_hazard(out, n, seed)
     except SpinemetsError as exc:
         fail(exc)
-    err_console.print(f"{n} SYNTHETIC rows (known hazard, not patient data) written to {out}",
+    err_console().print(f"{n} SYNTHETIC rows (known hazard, not patient data) written to {out}",
                       highlight=False, markup=False)

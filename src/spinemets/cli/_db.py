@@ -48,7 +48,7 @@ def migrate(database_url: DatabaseOption = None) -> None:
         fail(f"cannot migrate the database: {_first_line(exc)}")
     finally:
         engine.dispose()
-    console.print("schema up to date", markup=False)
+    console().print("schema up to date", markup=False)
 
 
 KeyFileOption = Annotated[Path | None, typer.Option(
@@ -82,7 +82,7 @@ def backup(file: Annotated[Path, typer.Argument(help="New backup file.")],
     finally:
         engine.dispose()
     counts = ", ".join(f"{k} {v['rows']}" for k, v in summary.items())
-    console.print(f"backup written to {file} ({counts}{', encrypted' if encrypt else ''}); "
+    console().print(f"backup written to {file} ({counts}{', encrypted' if encrypt else ''}); "
                   f"signed manifest {storage.manifest_path(file)}", markup=False)
 
 
@@ -126,7 +126,7 @@ def restore(file: Annotated[Path, typer.Argument(help="Backup file to restore.")
     if not chain.intact:
         fail("the restored audit trail is not intact: " + "; ".join(chain.problems[:5]))
     counts = ", ".join(f"{k} {v['rows']}" for k, v in restored.items())
-    console.print(f"restored {file} ({counts}); signature checked; history and audit checked "
+    console().print(f"restored {file} ({counts}); signature checked; history and audit checked "
                   "(hash chain intact); all sign-in sessions ended", markup=False,
                   soft_wrap=True)
 
@@ -146,7 +146,7 @@ def prune(database_url: DatabaseOption = None) -> None:
         fail(f"cannot prune: {_first_line(exc)}")
     finally:
         engine.dispose()
-    console.print("removed " + ", ".join(f"{k} {v}" for k, v in removed.items()), markup=False)
+    console().print("removed " + ", ".join(f"{k} {v}" for k, v in removed.items()), markup=False)
 
 
 @db_app.command("verify-audit")
@@ -167,9 +167,9 @@ def verify_audit(database_url: DatabaseOption = None) -> None:
         engine.dispose()
     if not result.intact:
         for problem in result.problems:
-            err_console.print(f"audit chain broken: {problem}", markup=False, highlight=False)
+            err_console().print(f"audit chain broken: {problem}", markup=False, highlight=False)
         raise typer.Exit(1)
-    console.print(f"audit chain intact: {result.rows} rows, head {result.head_seq} "
+    console().print(f"audit chain intact: {result.rows} rows, head {result.head_seq} "
                   f"{result.head_hash}", markup=False)
 
 

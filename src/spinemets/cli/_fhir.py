@@ -94,7 +94,7 @@ def import_command(  # noqa: PLR0917 - typer options are parameters
     if report is not None:
         _write(result.to_dict(), report, inputs=(bundle,) + ((str(output),) if output else ()))
     for unused in result.unused:
-        err_console.print(f"not used: {unused.source} {unused.element} ({unused.reason}): "
+        err_console().print(f"not used: {unused.source} {unused.element} ({unused.reason}): "
                           f"{unused.detail}", markup=False, highlight=False)
 
 

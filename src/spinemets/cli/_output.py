@@ -5,31 +5,48 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from rich.console import Console
 
 from spinemets.cli._light import dump_json
 from spinemets.errors import InputError, SpinemetsError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from spinemets.scores import ScoreResult
 
-__all__ = ["console", "dump_json", "fail", "iter_json_lines", "read_text", "render_score"]
+__all__ = ["console", "dump_json", "err_console", "fail", "iter_json_lines", "read_text",
+           "render_score"]
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)
+
+@cache
+def console() -> Console:
+    """Standard output's rich console, made on first use (rich's console module costs about
+    30 ms to import, which ``--help`` and the commands that print JSON never need)."""
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console()
+
+
+@cache
+def err_console() -> Console:
+    """Standard error's rich console, made on first use."""
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(stderr=True, soft_wrap=True)
 
 
 def fail(error: Exception | str, code: int = 2) -> NoReturn:
     """Print an error (one line per problem, naming the field) and exit non-zero."""
     if isinstance(error, InputError):
         for problem in error.problems:
-            err_console.print(f"error: {problem}", markup=False, highlight=False)
+            err_console().print(f"error: {problem}", markup=False, highlight=False)
     else:
-        err_console.print(f"error: {error}", markup=False, highlight=False)
+        err_console().print(f"error: {error}", markup=False, highlight=False)
     raise typer.Exit(code)
 
 
@@ -64,7 +81,7 @@ def _points(value: int | None, possible: tuple[int, ...]) -> str:
 
 def render_score(result: ScoreResult, target: Console | None = None) -> None:
     """A readable table of one result: components, total, band, warnings, what is missing."""
-    out = target or console
+    out = target or console()
     title = f"{result.name} ({result.version})"
     if result.lesion:
         title += f", lesion {result.lesion}"

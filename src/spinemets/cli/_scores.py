@@ -39,7 +39,7 @@ def list_scores(
     ),
 ) -> None:
     """List the registered scores: slug, name, version and status."""
-    print_scores(fmt.value, summaries(), console)
+    print_scores(fmt.value, summaries(), console())
 
 
 def _error_record(slug: str, line: int, problems: list[dict[str, Any]]) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def _batch(defn: ScoreDefinition, text: str, fmt: OutputFormat) -> None:
         print(dump_json(records))
     elif fmt is OutputFormat.text:
         _batch_table(records)
-    err_console.print(f"{defn.slug}: {len(records) if fmt is not OutputFormat.jsonl else 'all'} "
+    err_console().print(f"{defn.slug}: {len(records) if fmt is not OutputFormat.jsonl else 'all'} "
                       f"lines scored, {errors} with errors", highlight=False)
 
 
@@ -98,7 +98,7 @@ def _batch_table(records: list[dict[str, Any]]) -> None:
         band = r["band"]["id"] if r["band"] else ", ".join(r["possible_bands"])
         problems = "; ".join(f"{e['field']}: {e['message']}" for e in r["errors"])
         table.add_row(str(r["line"]), r["status"], str(r["total"]), band, problems)
-    console.print(table)
+    console().print(table)
 
 
 def _looks_like_batch(text: str) -> bool:

@@ -112,7 +112,7 @@ def add(
                             roles=role)
 
     _change(database_url, "user_add", name, create)
-    console.print(f"added {name} ({', '.join(sorted(set(role)))})", markup=False)
+    console().print(f"added {name} ({', '.join(sorted(set(role)))})", markup=False)
 
 
 @user_app.command("list")
@@ -136,7 +136,7 @@ def _set_disabled(username: str, database_url: str | None, *, disabled: bool) ->
 
     _change(database_url, "user_disable" if disabled else "user_enable", username,
             lambda s: storage.update_user(s, username=username, disabled=disabled))
-    console.print(f"{'disabled' if disabled else 'enabled'} {username}", markup=False)
+    console().print(f"{'disabled' if disabled else 'enabled'} {username}", markup=False)
 
 
 @user_app.command("disable")
@@ -165,7 +165,7 @@ def set_password(username: Annotated[str, typer.Argument()],
     password_hash = _hash(password)
     _change(database_url, "user_set_password", username,
             lambda s: storage.update_user(s, username=username, password_hash=password_hash))
-    console.print(f"password changed for {username}", markup=False)
+    console().print(f"password changed for {username}", markup=False)
 
 
 @user_app.command("set-role")
@@ -178,7 +178,7 @@ def set_role(username: Annotated[str, typer.Argument()],
 
     _change(database_url, "user_set_role", username,
             lambda s: storage.set_roles(s, username=username, roles=role))
-    console.print(f"{username}: {', '.join(sorted(set(role)))}", markup=False)
+    console().print(f"{username}: {', '.join(sorted(set(role)))}", markup=False)
 
 
 @user_app.command("link-oidc")
@@ -216,7 +216,7 @@ def link_oidc(
         storage.delete_user_sessions(session, user_id=user.id)  # type: ignore[arg-type]
 
     _change(database_url, "user_link_oidc", username, link)
-    console.print(f"{username}: signs in as {subject} at {issuer}", markup=False)
+    console().print(f"{username}: signs in as {subject} at {issuer}", markup=False)
 
 
 def register(app: typer.Typer) -> None:
