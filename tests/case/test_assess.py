@@ -60,3 +60,25 @@ def test_lesion_spanning_locations_warns() -> None:
     sins = result.get("sins", 0)
     assert sins is not None
     assert any("UNVERIFIED" in w for w in sins.warnings)
+
+
+def test_lesion_scores_remembered_per_lesion_object_never_go_stale() -> None:
+    """A lesion's scores are remembered per lesion object (by identity, for the ranking of
+    unknowns): cases made and dropped one after another, whose objects may reuse the same
+    memory, each get their own lesion's scores, as from the inputs alone."""
+    from spinemets.rules import plan  # noqa: PLC0415
+    from spinemets.scores import score  # noqa: PLC0415
+
+    grades = ["0", "1a", "1b", "1c", "2", "3"]
+    for turn in range(60):
+        escc = grades[turn % len(grades)]
+        pain = ("mechanical", "occasional", "none")[turn % 3]
+        case = load_case({"lesions": [{"levels": ["T8"], "escc": escc, "pain": pain}]})
+        result = assess(case)
+        assert result.get("bilsky_escc", 0) == score("bilsky_escc", {"escc": escc}, lesion="T8")
+        assert result.get("sins", 0) == score("sins", {"level": "T8", "pain": pain},
+                                              lesion="T8")
+        facts = plan(case).to_dict()["scores"]
+        assert {s["score"]: s.get("grade", s.get("total")) for s in facts
+                if s.get("lesion") == "T8"}["bilsky_escc"] == escc
+        del case, result, facts

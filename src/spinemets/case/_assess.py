@@ -255,6 +255,11 @@ def score_inputs(case: Case) -> list[ScoreInputs]:
     out: list[ScoreInputs] = []
     for index, lesion in enumerate(case.lesions):
         out.extend(lesion_inputs(lesion, index))
+    return out + _patient_score_inputs(case)
+
+
+def _patient_score_inputs(case: Case) -> list[ScoreInputs]:
+    out: list[ScoreInputs] = []
     basis = _mapping_basis(case)
     for slug, inputs in _patient_inputs(case).items():
         out.append(ScoreInputs(slug, _drop_unknown(inputs), basis,
@@ -353,6 +358,35 @@ def _run(given: ScoreInputs) -> ScoreResult:
     return result
 
 
+#: A lesion's score inputs and results, per lesion object and index: the ranking of unknowns
+#: assesses many variants of a case that share its validated (frozen) lesion objects, since only
+#: the section a value changes is validated again. Keyed by identity, with the lesion itself
+#: kept in the entry (so that its id cannot be reused while the entry lives) and checked on
+#: every hit; bounded, emptied when full.
+_BY_LESION: dict[tuple[int, int], tuple[Lesion, tuple[ScoreInputs, ...],
+                                        tuple[ScoreResult, ...]]] = {}
+_BY_LESION_SIZE = 4096
+
+
+def _lesion_scored(lesion: Lesion, index: int) -> tuple[tuple[ScoreInputs, ...],
+                                                         tuple[ScoreResult, ...]]:
+    """:func:`lesion_inputs` and their results, remembered per lesion object (see above)."""
+    entry = _BY_LESION.get((id(lesion), index))
+    if entry is not None and entry[0] is lesion:
+        return entry[1], entry[2]
+    given = tuple(lesion_inputs(lesion, index))
+    results = tuple(_run(g) for g in given)
+    if len(_BY_LESION) >= _BY_LESION_SIZE:
+        _BY_LESION.clear()
+    _BY_LESION[(id(lesion), index)] = (lesion, given, results)
+    return given, results
+
+
+def clear_lesion_scores() -> None:
+    """Forget remembered lesion scores (benchmarks time the cold path)."""
+    _BY_LESION.clear()
+
+
 def assess(case: Case | Mapping[str, Any] | str) -> Assessment:
     """Compute every applicable score for ``case``.
 
@@ -371,8 +405,15 @@ def assess(case: Case | Mapping[str, Any] | str) -> Assessment:
     Score tables and their citations: ``scores.md`` §1-§7, §11 and the van der Linden section.
     """
     case = load_case(case)
-    given = tuple(score_inputs(case))
-    results = tuple(_run(g) for g in given)
+    given: list[ScoreInputs] = []
+    results: list[ScoreResult] = []
+    for index, lesion in enumerate(case.lesions):
+        lesion_given, lesion_results = _lesion_scored(lesion, index)
+        given.extend(lesion_given)
+        results.extend(lesion_results)
+    patient = _patient_score_inputs(case)
+    given.extend(patient)
+    results.extend(_run(g) for g in patient)
     unavailable = tuple((slug, defn.status_reason or "unavailable")
                         for slug, defn in registry().items() if not defn.available)
-    return Assessment(case.id, results, given, unavailable)
+    return Assessment(case.id, tuple(results), tuple(given), unavailable)

@@ -36,7 +36,7 @@ from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from spinemets.case import Assessment, Case, Lesion
 from spinemets.domain import parse_histology, parse_lab
@@ -45,8 +45,8 @@ from spinemets.rules._medication import CrCl, ZoledronicDose, cockcroft_gault, z
 from spinemets.rules._triage import SAME_DAY_RULE, TriageResult
 from spinemets.scores import ScoreResult
 
-__all__ = ["ADULT_AGE_YEARS", "PatientFacts", "add_months", "case_crcl", "lesion_facts",
-           "patient_facts", "prior_rt_course", "prognosis_table"]
+__all__ = ["ADULT_AGE_YEARS", "PatientFacts", "add_months", "case_crcl", "lesions_own_facts",
+           "lesions_wide_facts", "patient_facts", "prior_rt_course", "prognosis_table"]
 
 NEURO_SYMPTOMS = ("limb_weakness", "difficulty_walking", "numbness_or_tingling",
                   "saddle_numbness", "bladder_or_bowel_dysfunction", "radicular_pain")
@@ -541,35 +541,57 @@ def _prior_rt(lesion: Lesion, prefix: str, today: dt.date) -> tuple[Fact, Fact]:
         f"interval since the last course {REIRRADIATION_MONTHS} months or more"))
 
 
-def lesion_facts(case: Case, assessment: Assessment, index: int,
-                 patient: Mapping[str, Fact], *, today: dt.date | None = None) -> dict[str, Fact]:
-    """Facts of lesion ``index`` merged over the patient-level facts.
-
-    ``today`` is the date intervals are counted to (prior radiotherapy); default: today.
-    """
-    today = today or dt.date.today()
-    sins = assessment.get("sins", index)
+def lesions_wide_facts(case: Case, assessment: Assessment) -> dict[str, Fact]:
+    """The facts every lesion's rules read that are the same for every lesion: the primary's
+    vascularity, solitary or multiple metastases, and the Tomita and Tokuhashi bands. A lesion's
+    scope merges them, then its own facts (:func:`lesions_own_facts`), over the patient-level
+    facts."""
     tomita, tokuhashi = assessment.get("tomita_2001"), assessment.get("tokuhashi_2005")
+    return {
+        "hypervascular_histology": _hypervascular(case),
+        "solitary": _solitary(case),
+        "tomita_band": _band_fact(tomita, _missing_fields(assessment, tomita), "Tomita"),
+        "tokuhashi_band": _band_fact(tokuhashi, _missing_fields(assessment, tokuhashi),
+                                     "Tokuhashi"),
+    }
+
+
+def lesions_own_facts(case: Case, assessment: Assessment, patient: Mapping[str, Fact],
+                      today: dt.date) -> list[Mapping[str, Fact]]:
+    """The facts of each lesion alone, in order (see :func:`lesions_wide_facts`). ``today`` is
+    the date intervals are counted to (prior radiotherapy).
+
+    Remembered per what they are computed from (each part immutable): the cancer section, the
+    date and whether histology is established, then per lesion its object, index and its ESCC
+    and SINS results, by identity (the entry keeps them, so an id cannot be reused while it
+    lives, and each hit checks them). The ranking of unknowns computes these facts for many
+    variants of a case that share its lesion objects and, through ``assess``, their results: a
+    value tried for a patient-level field computes no lesion's facts again.
+    """
     established = patient["histology_established"]
-    scores = _LesionScores(assessment.get("bilsky_escc", index),
-                           sins, _missing_fields(assessment, sins, index),
-                           tomita, _missing_fields(assessment, tomita),
-                           tokuhashi, _missing_fields(assessment, tokuhashi))
-    # everything the lesion's own facts are computed from (each part immutable and hashable):
-    # ranking the unknowns computes them for many cases that differ in one field
-    key = (case.lesions[index], index, case.cancer, case.disease, len(case.lesions), today,
-           established, scores)
-    own = _OWN_FACTS.get(key)
-    if own is None:
-        own = _lesion_own_facts(case, index, established, today, scores)
+    common = (case.cancer, today, established)
+    remembered = _OWN_FACTS.get(common)
+    if remembered is None:
         if len(_OWN_FACTS) >= _OWN_FACTS_SIZE:
             _OWN_FACTS.clear()
-        _OWN_FACTS[key] = own
-    return {**patient, **own}
+        remembered = _OWN_FACTS[common] = {}
+    out: list[Mapping[str, Fact]] = []
+    for index, lesion in enumerate(case.lesions):
+        escc, sins = assessment.get("bilsky_escc", index), assessment.get("sins", index)
+        entry = remembered.get((id(lesion), index))
+        if entry is None or entry[0] is not lesion or entry[1] is not escc or (
+                entry[2] is not sins):
+            own = _lesion_own_facts(case, index, established, today, escc=escc, sins=sins,
+                                    sins_missing=_missing_fields(assessment, sins, index))
+            if len(remembered) >= _OWN_FACTS_SIZE:
+                remembered.clear()
+            entry = remembered[(id(lesion), index)] = (lesion, escc, sins, own)
+        out.append(entry[3])
+    return out
 
 
-#: Lesion facts remembered per :func:`lesion_facts` key (bounded; emptied when full).
-_OWN_FACTS: dict[Hashable, Mapping[str, Fact]] = {}
+#: Lesion facts remembered per :func:`lesions_own_facts` key (bounded; emptied when full).
+_OWN_FACTS: dict[Hashable, dict[tuple[int, int], tuple[Any, ...]]] = {}
 _OWN_FACTS_SIZE: Final = 4096
 
 
@@ -578,29 +600,19 @@ def clear_lesion_facts() -> None:
     _OWN_FACTS.clear()
 
 
-class _LesionScores(NamedTuple):
-    """The score results a lesion's facts read, with the case fields missing from each."""
-
-    escc: ScoreResult | None
-    sins: ScoreResult | None
-    sins_missing: tuple[str, ...]
-    tomita: ScoreResult | None
-    tomita_missing: tuple[str, ...]
-    tokuhashi: ScoreResult | None
-    tokuhashi_missing: tuple[str, ...]
-
-
-def _lesion_own_facts(case: Case, index: int, established: Fact, today: dt.date,
-                      scores: _LesionScores) -> Mapping[str, Fact]:
-    """The facts of lesion ``index`` alone (see :func:`lesion_facts`)."""
+def _lesion_own_facts(case: Case, index: int, established: Fact, today: dt.date, *,
+                      escc: ScoreResult | None, sins: ScoreResult | None,
+                      sins_missing: tuple[str, ...]) -> Mapping[str, Fact]:
+    """The facts of lesion ``index`` alone (see :func:`lesions_own_facts`): they read the
+    lesion, its scores, the date, whether histology is established and the cancer section."""
     lesion = case.lesions[index]
     course, interval_short = _prior_rt(lesion, f"lesions[{index}]", today)
     prefix = f"lesions[{index}]"
     radio = _radiosensitivity(case, lesion, index, established)
     return MappingProxyType({
-        "escc_class": _band_fact(scores.escc, (f"{prefix}.escc",), "ESCC"),
+        "escc_class": _band_fact(escc, (f"{prefix}.escc",), "ESCC"),
         "escc_grade": _choice_fact(lesion.escc, f"{prefix}.escc", "ESCC grade"),
-        "sins_band": _band_fact(scores.sins, scores.sins_missing, "SINS"),
+        "sins_band": _band_fact(sins, sins_missing, "SINS"),
         "sins_ct_inputs_missing": Fact.known(
             any(getattr(lesion, n) is None for n in _SINS_CT_ITEMS), (prefix,),
             "SINS imaging items not all recorded"),
@@ -621,13 +633,9 @@ def _lesion_own_facts(case: Case, index: int, established: Fact, today: dt.date,
         "anterior_column_destroyed": _bool(lesion.anterior_column_destroyed,
                                            f"{prefix}.anterior_column_destroyed",
                                            "anterior column destroyed"),
-        "hypervascular_histology": _hypervascular(case),
         "hypervascular_imaging": _bool(lesion.hypervascular_on_imaging,
                                        f"{prefix}.hypervascular_on_imaging",
                                        "hypervascular on imaging"),
-        "solitary": _solitary(case),
-        "tomita_band": _band_fact(scores.tomita, scores.tomita_missing, "Tomita"),
-        "tokuhashi_band": _band_fact(scores.tokuhashi, scores.tokuhashi_missing, "Tokuhashi"),
         "radiosensitivity_unsettled": _unsettled(case, lesion, index, established),
     })
 

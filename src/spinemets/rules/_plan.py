@@ -31,7 +31,8 @@ from spinemets.rules._facts import (
     ADULT_AGE_YEARS,
     PatientFacts,
     clear_lesion_facts,
-    lesion_facts,
+    lesions_own_facts,
+    lesions_wide_facts,
     patient_facts,
 )
 from spinemets.rules._fields import in_words, is_missing
@@ -201,9 +202,12 @@ class _Run:
 def _scopes(case: Case, assessment: Assessment, patient: PatientFacts,
             today: dt.date) -> list[_Scope]:
     scopes = [_Scope(None, None, dict(patient.facts))]
-    for index, lesion in enumerate(case.lesions):
-        scopes.append(_Scope(index, lesion.label,
-                             lesion_facts(case, assessment, index, patient.facts, today=today)))
+    if not case.lesions:
+        return scopes
+    common = {**patient.facts, **lesions_wide_facts(case, assessment)}
+    owns = lesions_own_facts(case, assessment, patient.facts, today)
+    for index, (lesion, own) in enumerate(zip(case.lesions, owns, strict=True)):
+        scopes.append(_Scope(index, lesion.label, {**common, **own}))
     return scopes
 
 
@@ -909,9 +913,13 @@ def _bands(run: _Run) -> frozenset[tuple[Any, ...]]:
 
 def clear_caches() -> None:
     """Forget every remembered result (ranking, triage, scores): benchmarks time cold runs."""
-    from spinemets.case._assess import _score_of  # noqa: PLC0415 - private, benchmarks only
+    from spinemets.case._assess import (  # noqa: PLC0415 - private, benchmarks only
+        _score_of,
+        clear_lesion_scores,
+    )
 
     clear_cache()
+    clear_lesion_scores()
     clear_lesion_facts()
     _triage_of.cache_clear()
     _score_of.cache_clear()
