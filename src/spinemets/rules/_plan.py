@@ -161,7 +161,18 @@ Slot = tuple[str, str, int | None]
 class _Scope:
     lesion: int | None
     label: str | None
-    facts: dict[str, Fact]
+    _facts: dict[str, Fact] | None = None
+    #: A lesion scope made by :func:`_scopes`: the facts shared by every lesion (patient-level
+    #: and :func:`lesions_wide_facts`) and the lesion's own (remembered, immutable). Its facts
+    #: are merged on first use: the ranking of unknowns keys most lesions without merging.
+    common: Mapping[str, Fact] | None = None
+    own: Mapping[str, Fact] | None = None
+
+    @property
+    def facts(self) -> dict[str, Fact]:
+        if self._facts is None:
+            self._facts = {**(self.common or {}), **(self.own or {})}
+        return self._facts
 
 
 @dataclass
@@ -207,7 +218,7 @@ def _scopes(case: Case, assessment: Assessment, patient: PatientFacts,
     common = {**patient.facts, **lesions_wide_facts(case, assessment)}
     owns = lesions_own_facts(case, assessment, patient.facts, today)
     for index, (lesion, own) in enumerate(zip(case.lesions, owns, strict=True)):
-        scopes.append(_Scope(index, lesion.label, {**common, **own}))
+        scopes.append(_Scope(index, lesion.label, common=common, own=own))
     return scopes
 
 
@@ -387,10 +398,37 @@ def _read_by(scope: str) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _scope_key(scope: _Scope) -> tuple[Any, ...]:
-    facts = scope.facts
+def _facts_key(facts: Mapping[str, Fact], names: Iterable[str]) -> tuple[Any, ...]:
     return tuple(None if (fact := facts.get(name)) is None else (fact.possible, fact.unverified)
-                 for name in _read_by("patient" if scope.lesion is None else "lesion"))
+                 for name in names)
+
+
+def _scope_key(scope: _Scope) -> tuple[Any, ...]:
+    return _facts_key(scope.facts, _read_by("patient" if scope.lesion is None else "lesion"))
+
+
+@cache
+def _split(own_names: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The facts a lesion's decisions read (:func:`_read_by`), split into those the shared
+    facts give and those its own facts (named ``own_names``) give, each in ``_read_by`` order."""
+    names = _read_by("lesion")
+    return (tuple(n for n in names if n not in own_names),
+            tuple(n for n in names if n in own_names))
+
+
+#: Per own-facts mapping (identity, the entry keeping it): which read facts the shared facts
+#: give, and the key of the read facts it gives itself (bounded; emptied when full).
+_OWN_KEYS: dict[int, tuple[Mapping[str, Fact], tuple[str, ...], tuple[Any, ...]]] = {}
+
+
+def _own_key(own: Mapping[str, Fact]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    entry = _OWN_KEYS.get(id(own))
+    if entry is None or entry[0] is not own:
+        shared, mine = _split(frozenset(own))
+        if len(_OWN_KEYS) >= 4096:
+            _OWN_KEYS.clear()
+        entry = _OWN_KEYS[id(own)] = (own, shared, _facts_key(own, mine))
+    return entry[1], entry[2]
 
 
 _Keys = tuple[tuple[tuple[int | None, str | None, tuple[Any, ...]], ...], _Global]
@@ -399,12 +437,27 @@ _Keys = tuple[tuple[tuple[int | None, str | None, tuple[Any, ...]], ...], _Globa
 def _inputs_key(run: _Run) -> _Keys:
     """Everything the decisions read, before the rules run: per scope the facts its rules and
     items read (:func:`_read_by`), the clearance and dose, the consistency checks and the few
-    case fields the items read directly. Two cases with the same key get the same decisions."""
-    return (tuple((scope.lesion, scope.label, _scope_key(scope)) for scope in run.scopes),
-            _global_key(run))
+    case fields the items read directly. Two cases with the same key get the same decisions.
+
+    A lesion made by :func:`_scopes` is keyed as (the read facts its shared facts give, those
+    its own facts give): the same facts, grouped, and the first part computed once per case
+    (its own facts are remembered objects, :func:`_own_key`)."""
+    shared_keys: dict[tuple[int, int], tuple[Any, ...]] = {}
+    keys: list[tuple[int | None, str | None, tuple[Any, ...]]] = []
+    for scope in run.scopes:
+        if scope.own is None or scope.common is None:
+            keys.append((scope.lesion, scope.label, _scope_key(scope)))
+            continue
+        shared, mine = _own_key(scope.own)
+        found = shared_keys.get((id(scope.common), id(shared)))
+        if found is None:
+            found = shared_keys[(id(scope.common), id(shared))] = _facts_key(scope.common,
+                                                                             shared)
+        keys.append((scope.lesion, scope.label, ("split", found, mine)))
+    return tuple(keys), _global_key(run)
 
 
-def _decisions_by_scope(run: _Run, remembered: dict[Hashable, frozenset[tuple[Any, ...]]],
+def _decisions_by_scope(run: _Run, remembered: dict[Hashable, Any],
                         keys: _Keys | None = None) -> frozenset[tuple[Any, ...]]:
     """:func:`_decisions` of the prepared ``run``, scope by scope, each scope's part remembered.
 
@@ -430,10 +483,12 @@ def _decisions_by_scope(run: _Run, remembered: dict[Hashable, frozenset[tuple[An
         remembered[key] = _scope_decisions(mini)
         remembered[(key, "bma")] = frozenset({
             (mini.by_lesion[None].facts["bma_proposed"].possible,)})
-    out = set(remembered[key])
+    patient_part = remembered[key]
     (bma_possible,), = remembered[(key, "bma")]
     bma = Fact(bma_possible, ("cancer.primary",), "bone-modifying agent proposed")
     lesion_common = _lesion_global(common)
+    parts = [frozenset(_decision_tuple(d) for d in patient_part)]
+    recommends = any(d[0] == "item" and d[1] == "recommendation" for d in patient_part)
     for scope in run.scopes:
         if scope.lesion is None:
             continue
@@ -447,14 +502,23 @@ def _decisions_by_scope(run: _Run, remembered: dict[Hashable, frozenset[tuple[An
             _evaluate(mini, 2)
             remembered[lesion_key] = _scope_decisions(mini)
             remembered[(lesion_key, "label")] = frozenset({(scope.label,)})
-        (label,), = remembered[(lesion_key, "label")]
-        out |= _relabel(remembered[lesion_key], label, scope.label)
-    if not any(d[0] == "item" and d[1] == "recommendation" for d in out):
-        out.add(("flag", "no_recommendation", None))
-    out |= {("flag", "consistency", None, check) for check in common.checks}
+        # the lesion's part as this lesion's, in the form _decisions gives (once per label)
+        final = remembered.get((lesion_key, scope.label))
+        if final is None:
+            (label,), = remembered[(lesion_key, "label")]
+            tagged = _relabel(remembered[lesion_key], label, scope.label)
+            final = remembered[(lesion_key, scope.label)] = (
+                frozenset(_decision_tuple(d) for d in tagged),
+                any(d[0] == "item" and d[1] == "recommendation" for d in tagged))
+        parts.append(final[0])
+        recommends = recommends or final[1]
+    out = set().union(*parts)
+    if not recommends:
+        out.add(("no_recommendation", None))
+    out |= {("consistency", None, check) for check in common.checks}
     if _under_18(run):
-        out.add(("flag", "under_18", None))
-    return frozenset(_decision_tuple(d) for d in out)
+        out.add(("under_18", None))
+    return frozenset(out)
 
 
 def _relabel(decisions: frozenset[tuple[Any, ...]], old: str | None, new: str | None
@@ -498,7 +562,7 @@ def _signature_of(day: dt.date) -> Callable[[Case], _Signature]:
     a missing input change no fact: their rules are not evaluated again), and computed scope
     by scope (:func:`_decisions_by_scope`: a lesion's field re-evaluates that lesion only)."""
     seen: dict[_Keys, frozenset[tuple[Any, ...]]] = {}
-    parts: dict[Hashable, frozenset[tuple[Any, ...]]] = {}
+    parts: dict[Hashable, Any] = {}
 
     def signature(case: Case) -> _Signature:
         run = _prepare(case, day)
@@ -920,6 +984,7 @@ def clear_caches() -> None:
 
     clear_cache()
     clear_lesion_scores()
+    _OWN_KEYS.clear()
     clear_lesion_facts()
     _triage_of.cache_clear()
     _score_of.cache_clear()
