@@ -250,3 +250,20 @@ def test_a_variant_keeps_unknown_lesions_unknown() -> None:
         variant = _variant(base, "performance.kps", 50).case
         assert variant.lesions_recorded is (lesions is not None)
         assert variant == load_case(_with(base.document, "performance.kps", 50))
+
+
+def test_remembered_lesion_scores_and_facts_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lesion memos (per lesion object) forget everything when full: ranking many cases
+    never holds more than their bound, and plans stay the same."""
+    from spinemets.case import _assess  # noqa: PLC0415 - private memos
+    from spinemets.rules import _facts  # noqa: PLC0415
+
+    expected = {ref: plan(CASES[ref], today=TODAY).to_dict() for ref in sorted(CASES)[:6]}
+    _plan.clear_caches()
+    monkeypatch.setattr(_assess, "_BY_LESION_SIZE", 10)
+    monkeypatch.setattr(_facts, "_OWN_FACTS_SIZE", 10)
+    for ref, whole in expected.items():
+        assert plan(CASES[ref], today=TODAY).to_dict() == whole, ref
+        assert len(_assess._BY_LESION) <= 10
+        assert sum(len(inner) for inner in _facts._OWN_FACTS.values()) <= 10
+    _plan.clear_caches()

@@ -365,7 +365,7 @@ def _run(given: ScoreInputs) -> ScoreResult:
 #: every hit; bounded, emptied when full.
 _BY_LESION: dict[tuple[int, int], tuple[Lesion, tuple[ScoreInputs, ...],
                                         tuple[ScoreResult, ...]]] = {}
-_BY_LESION_SIZE = 4096
+_BY_LESION_SIZE = 1024
 
 
 def _lesion_scored(lesion: Lesion, index: int) -> tuple[tuple[ScoreInputs, ...],

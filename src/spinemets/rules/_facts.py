@@ -572,8 +572,6 @@ def lesions_own_facts(case: Case, assessment: Assessment, patient: Mapping[str, 
     common = (case.cancer, today, established)
     remembered = _OWN_FACTS.get(common)
     if remembered is None:
-        if len(_OWN_FACTS) >= _OWN_FACTS_SIZE:
-            _OWN_FACTS.clear()
         remembered = _OWN_FACTS[common] = {}
     out: list[Mapping[str, Fact]] = []
     for index, lesion in enumerate(case.lesions):
@@ -583,21 +581,26 @@ def lesions_own_facts(case: Case, assessment: Assessment, patient: Mapping[str, 
                 entry[2] is not sins):
             own = _lesion_own_facts(case, index, established, today, escc=escc, sins=sins,
                                     sins_missing=_missing_fields(assessment, sins, index))
-            if len(remembered) >= _OWN_FACTS_SIZE:
-                remembered.clear()
+            if _OWN_FACTS_COUNT[0] >= _OWN_FACTS_SIZE:  # every entry of every key counts
+                clear_lesion_facts()
+                remembered = _OWN_FACTS[common] = {}
+            _OWN_FACTS_COUNT[0] += 1
             entry = remembered[(id(lesion), index)] = (lesion, escc, sins, own)
         out.append(entry[3])
     return out
 
 
-#: Lesion facts remembered per :func:`lesions_own_facts` key (bounded; emptied when full).
+#: Lesion facts remembered per :func:`lesions_own_facts` key, then per lesion (bounded: all are
+#: forgotten when more than ``_OWN_FACTS_SIZE`` lesions' facts have been remembered).
 _OWN_FACTS: dict[Hashable, dict[tuple[int, int], tuple[Any, ...]]] = {}
-_OWN_FACTS_SIZE: Final = 4096
+_OWN_FACTS_SIZE: Final = 1024
+_OWN_FACTS_COUNT = [0]
 
 
 def clear_lesion_facts() -> None:
     """Forget remembered lesion facts (benchmarks time the cold path)."""
     _OWN_FACTS.clear()
+    _OWN_FACTS_COUNT[0] = 0
 
 
 def _lesion_own_facts(case: Case, index: int, established: Fact, today: dt.date, *,

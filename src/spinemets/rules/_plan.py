@@ -425,7 +425,7 @@ def _own_key(own: Mapping[str, Fact]) -> tuple[tuple[str, ...], tuple[Any, ...]]
     entry = _OWN_KEYS.get(id(own))
     if entry is None or entry[0] is not own:
         shared, mine = _split(frozenset(own))
-        if len(_OWN_KEYS) >= 4096:
+        if len(_OWN_KEYS) >= 1024:
             _OWN_KEYS.clear()
         entry = _OWN_KEYS[id(own)] = (own, shared, _facts_key(own, mine))
     return entry[1], entry[2]
