@@ -65,7 +65,7 @@ def assess_command(case: CaseArgument, fmt: FormatOption = CaseFormat.json) -> N
             console().print(f"Warning ({s['score']}): {warning}", markup=False, highlight=False)
     for u in result["unavailable"]:
         console().print(f"Not computed: {u['score']} ({u['reason']})", markup=False,
-                      highlight=False)
+                        highlight=False)
 
 
 def _print_lines(header: str, lines: list[str]) -> None:
@@ -171,7 +171,7 @@ def triage_command(
         print(dump_json(result))
         return
     console().print(f"[bold]{result['level'].upper()}[/bold]: {result['patient_advice']}",
-                  highlight=False)
+                    highlight=False)
     console().print(f"Clinician: {result['clinician_advice']}", markup=False, highlight=False)
     _print_lines("Because", result["basis"])
     _print_lines("Unanswered questions that could raise the level",

@@ -98,7 +98,7 @@ def score_command(  # noqa: PLR0917  (typer: options are parameters)
     print(json.dumps(summary.to_dict(), indent=2))
     if summary.problems:
         err_console().print(f"{summary.rows_with_problems} rows with problems: see "
-                          f"{summary.problems_file}", highlight=False)
+                            f"{summary.problems_file}", highlight=False)
 
 
 @cohort_app.command("validate")

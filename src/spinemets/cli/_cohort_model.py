@@ -90,7 +90,7 @@ def fit_command(  # noqa: PLR0917  (typer: options are parameters)
         f"(complete-case). Written to {out}.", highlight=False, markup=False)
     if s.forced:
         err_console().print("warning: fitted below 10 events per candidate parameter (--force)",
-                          highlight=False, markup=False)
+                            highlight=False, markup=False)
 
 
 @model_app.command("report")
@@ -166,4 +166,4 @@ def synth_command(
     except SpinemetsError as exc:
         fail(exc)
     err_console().print(f"{n} SYNTHETIC rows (known hazard, not patient data) written to {out}",
-                      highlight=False, markup=False)
+                        highlight=False, markup=False)

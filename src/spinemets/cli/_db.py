@@ -83,7 +83,7 @@ def backup(file: Annotated[Path, typer.Argument(help="New backup file.")],
         engine.dispose()
     counts = ", ".join(f"{k} {v['rows']}" for k, v in summary.items())
     console().print(f"backup written to {file} ({counts}{', encrypted' if encrypt else ''}); "
-                  f"signed manifest {storage.manifest_path(file)}", markup=False)
+                    f"signed manifest {storage.manifest_path(file)}", markup=False)
 
 
 def _first_line(exc: Exception) -> str:
@@ -127,8 +127,8 @@ def restore(file: Annotated[Path, typer.Argument(help="Backup file to restore.")
         fail("the restored audit trail is not intact: " + "; ".join(chain.problems[:5]))
     counts = ", ".join(f"{k} {v['rows']}" for k, v in restored.items())
     console().print(f"restored {file} ({counts}); signature checked; history and audit checked "
-                  "(hash chain intact); all sign-in sessions ended", markup=False,
-                  soft_wrap=True)
+                    "(hash chain intact); all sign-in sessions ended", markup=False,
+                    soft_wrap=True)
 
 
 @db_app.command("prune")
@@ -170,7 +170,7 @@ def verify_audit(database_url: DatabaseOption = None) -> None:
             err_console().print(f"audit chain broken: {problem}", markup=False, highlight=False)
         raise typer.Exit(1)
     console().print(f"audit chain intact: {result.rows} rows, head {result.head_seq} "
-                  f"{result.head_hash}", markup=False)
+                    f"{result.head_hash}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -95,7 +95,7 @@ def import_command(  # noqa: PLR0917 - typer options are parameters
         _write(result.to_dict(), report, inputs=(bundle,) + ((str(output),) if output else ()))
     for unused in result.unused:
         err_console().print(f"not used: {unused.source} {unused.element} ({unused.reason}): "
-                          f"{unused.detail}", markup=False, highlight=False)
+                            f"{unused.detail}", markup=False, highlight=False)
 
 
 @fhir_app.command("export")

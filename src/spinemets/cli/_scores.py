@@ -85,7 +85,7 @@ def _batch(defn: ScoreDefinition, text: str, fmt: OutputFormat) -> None:
     elif fmt is OutputFormat.text:
         _batch_table(records)
     err_console().print(f"{defn.slug}: {len(records) if fmt is not OutputFormat.jsonl else 'all'} "
-                      f"lines scored, {errors} with errors", highlight=False)
+                        f"lines scored, {errors} with errors", highlight=False)
 
 
 def _batch_table(records: list[dict[str, Any]]) -> None:
