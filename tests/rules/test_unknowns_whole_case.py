@@ -260,10 +260,10 @@ def test_remembered_lesion_scores_and_facts_stay_bounded(monkeypatch: pytest.Mon
 
     expected = {ref: plan(CASES[ref], today=TODAY).to_dict() for ref in sorted(CASES)[:6]}
     _plan.clear_caches()
-    monkeypatch.setattr(_assess, "_BY_LESION_SIZE", 10)
-    monkeypatch.setattr(_facts, "_OWN_FACTS_SIZE", 10)
+    monkeypatch.setattr(_assess._BY_LESION, "size", 10)
+    monkeypatch.setattr(_facts._OWN_FACTS, "size", 10)
     for ref, whole in expected.items():
         assert plan(CASES[ref], today=TODAY).to_dict() == whole, ref
         assert len(_assess._BY_LESION) <= 10
-        assert sum(len(inner) for inner in _facts._OWN_FACTS.values()) <= 10
+        assert len(_facts._OWN_FACTS) <= 10
     _plan.clear_caches()

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from spinemets._identity import IdentityMemo
 from spinemets.case._load import load_case
 from spinemets.case._model import Case, Lesion
 from spinemets.domain import sins_location
@@ -358,28 +359,21 @@ def _run(given: ScoreInputs) -> ScoreResult:
     return result
 
 
-#: A lesion's score inputs and results, per lesion object and index: the ranking of unknowns
-#: assesses many variants of a case that share its validated (frozen) lesion objects, since only
-#: the section a value changes is validated again. Keyed by identity, with the lesion itself
-#: kept in the entry (so that its id cannot be reused while the entry lives) and checked on
-#: every hit; bounded, emptied when full.
-_BY_LESION: dict[tuple[int, int], tuple[Lesion, tuple[ScoreInputs, ...],
-                                        tuple[ScoreResult, ...]]] = {}
-_BY_LESION_SIZE = 1024
+#: A lesion's score inputs and results, per lesion object (identity) and index: the ranking
+#: of unknowns assesses many variants of a case that share its validated (frozen) lesion
+#: objects, since only the section a value changes is validated again.
+_BY_LESION: IdentityMemo[tuple[tuple[ScoreInputs, ...], tuple[ScoreResult, ...]]] = (
+    IdentityMemo(1024))
 
 
 def _lesion_scored(lesion: Lesion, index: int) -> tuple[tuple[ScoreInputs, ...],
                                                          tuple[ScoreResult, ...]]:
     """:func:`lesion_inputs` and their results, remembered per lesion object (see above)."""
-    entry = _BY_LESION.get((id(lesion), index))
-    if entry is not None and entry[0] is lesion:
-        return entry[1], entry[2]
+    found = _BY_LESION.get((lesion,), index)
+    if found is not None:
+        return found
     given = tuple(lesion_inputs(lesion, index))
-    results = tuple(_run(g) for g in given)
-    if len(_BY_LESION) >= _BY_LESION_SIZE:
-        _BY_LESION.clear()
-    _BY_LESION[(id(lesion), index)] = (lesion, given, results)
-    return given, results
+    return _BY_LESION.put((lesion,), index, (given, tuple(_run(g) for g in given)))
 
 
 def clear_lesion_scores() -> None:

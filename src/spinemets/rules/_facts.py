@@ -32,12 +32,13 @@ Sources: an unknown fact names only the case fields whose value would decide it 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any
 
+from spinemets._identity import IdentityMemo
 from spinemets.case import Assessment, Case, Lesion
 from spinemets.domain import parse_histology, parse_lab
 from spinemets.rules._engine import Fact, read_table
@@ -561,46 +562,34 @@ def lesions_own_facts(case: Case, assessment: Assessment, patient: Mapping[str, 
     """The facts of each lesion alone, in order (see :func:`lesions_wide_facts`). ``today`` is
     the date intervals are counted to (prior radiotherapy).
 
-    Remembered per what they are computed from (each part immutable): the cancer section, the
-    date and whether histology is established, then per lesion its object, index and its ESCC
-    and SINS results, by identity (the entry keeps them, so an id cannot be reused while it
-    lives, and each hit checks them). The ranking of unknowns computes these facts for many
-    variants of a case that share its lesion objects and, through ``assess``, their results: a
-    value tried for a patient-level field computes no lesion's facts again.
+    Remembered per what they are computed from: the lesion object, its ESCC and SINS results
+    and the cancer section, by identity (:class:`~spinemets._identity.IdentityMemo`), and the
+    lesion's index, the date and whether histology is established, by value. The ranking of
+    unknowns computes these facts for many variants of a case that share its objects and,
+    through ``assess``, the lesions' results: a value tried for a patient-level field computes
+    no lesion's facts again.
     """
     established = patient["histology_established"]
-    common = (case.cancer, today, established)
-    remembered = _OWN_FACTS.get(common)
-    if remembered is None:
-        remembered = _OWN_FACTS[common] = {}
     out: list[Mapping[str, Fact]] = []
     for index, lesion in enumerate(case.lesions):
         escc, sins = assessment.get("bilsky_escc", index), assessment.get("sins", index)
-        entry = remembered.get((id(lesion), index))
-        if entry is None or entry[0] is not lesion or entry[1] is not escc or (
-                entry[2] is not sins):
-            own = _lesion_own_facts(case, index, established, today, escc=escc, sins=sins,
-                                    sins_missing=_missing_fields(assessment, sins, index))
-            if _OWN_FACTS_COUNT[0] >= _OWN_FACTS_SIZE:  # every entry of every key counts
-                clear_lesion_facts()
-                remembered = _OWN_FACTS[common] = {}
-            _OWN_FACTS_COUNT[0] += 1
-            entry = remembered[(id(lesion), index)] = (lesion, escc, sins, own)
-        out.append(entry[3])
+        objects, value = (lesion, escc, sins, case.cancer), (index, today, established)
+        own = _OWN_FACTS.get(objects, value)
+        if own is None:
+            own = _OWN_FACTS.put(objects, value, _lesion_own_facts(
+                case, index, established, today, escc=escc, sins=sins,
+                sins_missing=_missing_fields(assessment, sins, index)))
+        out.append(own)
     return out
 
 
-#: Lesion facts remembered per :func:`lesions_own_facts` key, then per lesion (bounded: all are
-#: forgotten when more than ``_OWN_FACTS_SIZE`` lesions' facts have been remembered).
-_OWN_FACTS: dict[Hashable, dict[tuple[int, int], tuple[Any, ...]]] = {}
-_OWN_FACTS_SIZE: Final = 1024
-_OWN_FACTS_COUNT = [0]
+#: Lesion facts remembered per :func:`lesions_own_facts` key (bounded).
+_OWN_FACTS: IdentityMemo[Mapping[str, Fact]] = IdentityMemo(1024)
 
 
 def clear_lesion_facts() -> None:
     """Forget remembered lesion facts (benchmarks time the cold path)."""
     _OWN_FACTS.clear()
-    _OWN_FACTS_COUNT[0] = 0
 
 
 def _lesion_own_facts(case: Case, index: int, established: Fact, today: dt.date, *,

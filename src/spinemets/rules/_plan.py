@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from spinemets._identity import IdentityMemo
 from spinemets.case import Assessment, Case, assess, load_case
 from spinemets.rules._checks import consistency
 from spinemets.rules._consequence import _Signature, clear_cache, rank_unknowns
@@ -416,19 +417,17 @@ def _split(own_names: frozenset[str]) -> tuple[tuple[str, ...], tuple[str, ...]]
             tuple(n for n in names if n in own_names))
 
 
-#: Per own-facts mapping (identity, the entry keeping it): which read facts the shared facts
-#: give, and the key of the read facts it gives itself (bounded; emptied when full).
-_OWN_KEYS: dict[int, tuple[Mapping[str, Fact], tuple[str, ...], tuple[Any, ...]]] = {}
+#: Per own-facts mapping (identity): which read facts the shared facts give, and the key of
+#: the read facts it gives itself.
+_OWN_KEYS: IdentityMemo[tuple[tuple[str, ...], tuple[Any, ...]]] = IdentityMemo(1024)
 
 
 def _own_key(own: Mapping[str, Fact]) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-    entry = _OWN_KEYS.get(id(own))
-    if entry is None or entry[0] is not own:
+    found = _OWN_KEYS.get((own,))
+    if found is None:
         shared, mine = _split(frozenset(own))
-        if len(_OWN_KEYS) >= 1024:
-            _OWN_KEYS.clear()
-        entry = _OWN_KEYS[id(own)] = (own, shared, _facts_key(own, mine))
-    return entry[1], entry[2]
+        found = _OWN_KEYS.put((own,), (), (shared, _facts_key(own, mine)))
+    return found
 
 
 _Keys = tuple[tuple[tuple[int | None, str | None, tuple[Any, ...]], ...], _Global]
