@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextlib import suppress
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -77,22 +78,15 @@ def get_definition(slug: str) -> ScoreDefinition:
     Only that score's table is read (``spinemets score <slug>`` starts faster) unless the
     registry is needed to say which scores exist.
     """
-    found = _found.get(slug)
-    if found is not None:
-        return found
     if _SLUG.fullmatch(slug):
-        entry = resources.files("spinemets.scores").joinpath("tables").joinpath(f"{slug}.yaml")
-        if entry.is_file():
-            found = _found[slug] = _table(f"{slug}.yaml")
-            return found
+        with suppress(FileNotFoundError):  # not a table: the registry says which scores exist
+            return _table(f"{slug}.yaml")
     try:
         return registry()[slug]
     except KeyError:
         raise UnknownScoreError(slug, tuple(registry())) from None
 
 
-#: Definitions found by :func:`get_definition` (only real slugs: unknown ones are not kept).
-_found: dict[str, ScoreDefinition] = {}
 #: A slug that can name a table file (anything else is looked up in the registry only).
 _SLUG = re.compile(r"[a-z0-9_]{1,64}")
 
