@@ -129,13 +129,17 @@ def _extra_fields() -> list[pa.Field]:
             pa.field(_TALLY, pa.string())]
 
 
-def _kept(df: Any, kernel: Kernel, keep: Keep) -> tuple[list[str], Any]:
-    """The input columns copied to the output, and their Spark schema (None: none)."""
+def _layout(df: Any, chosen: tuple[str, ...], keep: Keep
+            ) -> tuple[list[str], Any, list[pa.Field]]:
+    """What a pass writes: the input columns copied to the output, their Spark schema (None:
+    none), and the score fields (every one nullable)."""
+    kernel = _kernel(chosen)
     out_names = set(kernel.output_schema().names)
     inputs = cohort_columns()
     kept = [] if keep == "none" else [c for c in df.columns if c not in out_names and (
         keep == "all" or c not in inputs)]
-    return kept, df.select(*kept).schema if kept else None
+    return (kept, df.select(*kept).schema if kept else None,
+            [f.with_nullable(True) for f in kernel.output_schema(strings=True)])
 
 
 class _Scored(NamedTuple):
@@ -188,10 +192,8 @@ def _one_pass(df: Any, chosen: tuple[str, ...], keep: Keep) -> tuple[Any, list[s
     Problems carry their row number within the partition; the driver adds each partition's
     offset from the count rows afterwards, so no counting pass over the input is needed.
     """
-    kernel = _kernel(chosen)
-    kept, kept_schema = _kept(df, kernel, keep)
     # every field nullable: score rows leave the problem fields empty and the other way round
-    score_fields = [f.with_nullable(True) for f in kernel.output_schema(strings=True)]
+    kept, kept_schema, score_fields = _layout(df, chosen, keep)
     extra = _extra_fields()
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -250,9 +252,7 @@ def _scores_only(df: Any, chosen: tuple[str, ...], keep: Keep, accumulator: Any)
     """One mapInArrow giving the score rows only; each task adds its row count, status counts
     and problems (rows numbered within the partition) to ``accumulator`` (a classic session's
     :class:`_ByPartition` accumulator), so nothing but the scores is written or kept."""
-    kernel = _kernel(chosen)
-    kept, kept_schema = _kept(df, kernel, keep)
-    score_fields = [f.with_nullable(True) for f in kernel.output_schema(strings=True)]
+    kept, kept_schema, score_fields = _layout(df, chosen, keep)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         part = _Partition(chosen, kept)
